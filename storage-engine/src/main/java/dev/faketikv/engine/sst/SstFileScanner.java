@@ -11,42 +11,86 @@ import org.rocksdb.SstFileReaderIterator;
 import org.rocksdb.TableProperties;
 
 /**
- * Reads every entry of an SST file in key order with RocksDB's {@link SstFileReader}, after verifying
- * its block checksums. Used by verifiers and tests to recompute what a backup file holds.
+ * A cursor over every entry of one SST file in key order, read with RocksDB's {@link SstFileReader}
+ * after its block checksums are verified. Verifiers and tests use it to recompute what a backup file
+ * holds. Owns native handles: close it. Not thread-safe.
  */
-public final class SstFileScanner {
+public final class SstFileScanner implements AutoCloseable {
     static {
         RocksDB.loadLibrary();
     }
 
-    private SstFileScanner() {}
+    private final Options options;
+    private final SstFileReader reader;
+    private final ReadOptions readOptions;
+    private final SstFileReaderIterator it;
+    private final long entries;
+    private final String compressionName;
 
-    /** Receives entries in order. */
-    @FunctionalInterface
-    public interface EntryConsumer {
-        void accept(byte[] key, byte[] value);
-    }
-
-    /** What the file's table properties say. */
-    public record Info(long entries, String compressionName) {}
-
-    /** Verifies checksums, feeds every entry to {@code consumer}, returns the table properties. */
-    public static Info scan(Path file, EntryConsumer consumer) {
-        try (Options options = new Options();
-             SstFileReader reader = new SstFileReader(options)) {
+    private SstFileScanner(Path file) throws RocksDBException {
+        options = new Options();
+        reader = new SstFileReader(options);
+        ReadOptions ro = null;
+        try {
             reader.open(file.toString());
             reader.verifyChecksum();
             TableProperties props = reader.getTableProperties();
-            try (ReadOptions ro = new ReadOptions();
-                 SstFileReaderIterator it = reader.newIterator(ro)) {
-                for (it.seekToFirst(); it.isValid(); it.next()) {
-                    consumer.accept(it.key(), it.value());
-                }
-                it.status();
+            entries = props.getNumEntries();
+            compressionName = props.getCompressionName();
+            ro = new ReadOptions();
+            it = reader.newIterator(ro);
+            readOptions = ro;
+        } catch (RocksDBException | RuntimeException e) {
+            if (ro != null) {
+                ro.close();
             }
-            return new Info(props.getNumEntries(), props.getCompressionName());
+            reader.close();
+            options.close();
+            throw e;
+        }
+        it.seekToFirst();
+    }
+
+    /** Opens {@code file}, verifies its checksums and positions on the first entry. */
+    public static SstFileScanner open(Path file) {
+        try {
+            return new SstFileScanner(file);
         } catch (RocksDBException e) {
             throw new EngineException("cannot read SST " + file + ": " + e.getMessage(), e);
         }
+    }
+
+    public boolean valid() {
+        return it.isValid();
+    }
+
+    public byte[] key() {
+        return it.key();
+    }
+
+    public byte[] value() {
+        return it.value();
+    }
+
+    public void next() {
+        it.next();
+    }
+
+    /** Entries according to the table properties. */
+    public long entries() {
+        return entries;
+    }
+
+    /** RocksDB's name of the file's compression ("LZ4", "Snappy", "ZSTD", "NoCompression"). */
+    public String compressionName() {
+        return compressionName;
+    }
+
+    @Override
+    public void close() {
+        it.close();
+        readOptions.close();
+        reader.close();
+        options.close();
     }
 }

@@ -1,0 +1,211 @@
+package dev.faketikv.server;
+
+import dev.faketikv.engine.Engine;
+import dev.faketikv.engine.gen.DataGenerator;
+import dev.faketikv.engine.gen.SeedSpec;
+import dev.faketikv.engine.region.RegionMap;
+import dev.faketikv.server.backup.Endpoint;
+import dev.faketikv.server.backup.Service;
+import dev.faketikv.server.backup.Task;
+import dev.faketikv.server.config.BackupConfig;
+import dev.faketikv.server.config.TikvConfig;
+import dev.faketikv.server.metrics.BackupMetrics;
+import dev.faketikv.server.status.StatusServer;
+import dev.faketikv.server.storage.ExternalStorages;
+import dev.faketikv.server.worker.LazyWorker;
+import dev.faketikv.server.worker.Worker;
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One fake TiKV store: the engine and region map on {@code storage.data-dir}, the {@code background}
+ * worker with the {@code backup-endpoint} lazy worker on it, the backup {@link Endpoint}, the gRPC server
+ * with the {@code backup.Backup} {@link Service}, and the status server. Wiring mirrors TiKV's
+ * {@code TiKVServer::register_services} ({@code components/server/src/server.rs}).
+ *
+ * <p>gRPC keepalive: client pings are permitted every 5 s, also without calls, since BR pings every 10 s.
+ * The gRPC {@link ServerBuilder} can be injected (grpc-java style), e.g. to add interceptors.
+ *
+ * <p>Thread-safe; {@link #close()} stops everything and may be called from a shutdown hook.
+ */
+public final class FakeTikvServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FakeTikvServer.class);
+
+    private final TikvConfig config;
+    private final AtomicReference<BackupConfig> backupConfig;
+    private final Engine engine;
+    private final RegionMap regions;
+    private final BackupMetrics metrics;
+    private final Worker background;
+    private final LazyWorker<Task> backupWorker;
+    private final Endpoint endpoint;
+    private final Server grpc;
+    private final StatusServer status;
+    private final List<DataGenerator.Result> seeds = new ArrayList<>();
+    private boolean closed;
+
+    private FakeTikvServer(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages) throws IOException {
+        this.config = config.adjusted();
+        this.backupConfig = new AtomicReference<>(this.config.backup());
+        long storeId = this.config.get(TikvConfig.STORE_ID);
+        Path dataDir = Path.of(this.config.get(TikvConfig.DATA_DIR));
+        this.engine = Engine.open(dataDir.resolve("db"));
+        boolean ok = false;
+        Worker bg = null;
+        Endpoint ep = null;
+        Server srv = null;
+        try {
+            this.regions = RegionMap.load(engine);
+            regions.bootstrapIfEmpty(storeId);
+            for (String s : this.config.get(TikvConfig.SEED)) {
+                DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
+                seeds.add(r);
+                LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
+            }
+            this.metrics = new BackupMetrics();
+            bg = new Worker.Builder("background").threadCount(this.config.get(TikvConfig.BACKGROUND_THREAD_COUNT)).create();
+            this.background = bg;
+            this.backupWorker = bg.lazyBuild("backup-endpoint");
+            ep = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
+                    this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
+                    dataDir.resolve("backup-scratch"), metrics, storages);
+            this.endpoint = ep;
+            ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config.get(TikvConfig.SERVER_ADDR));
+            srv = sb.addService(new Service(backupWorker.scheduler())).build().start();
+            this.grpc = srv;
+            backupWorker.start(endpoint);
+            this.status = new StatusServer(parse(this.config.get(TikvConfig.STATUS_ADDR)), metrics, this::statusJson);
+            ok = true;
+        } finally {
+            if (!ok) {
+                if (srv != null) {
+                    srv.shutdownNow();
+                }
+                if (ep != null) {
+                    ep.close();
+                }
+                if (bg != null) {
+                    bg.stop();
+                }
+                engine.close();
+            }
+        }
+    }
+
+    /** Starts a store with {@code config}. */
+    public static FakeTikvServer start(TikvConfig config) throws IOException {
+        return new FakeTikvServer(config, null, ExternalStorages::create);
+    }
+
+    /** Starts a store with an injected gRPC server builder and storage factory (either may be null). */
+    public static FakeTikvServer start(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages) throws IOException {
+        return new FakeTikvServer(config, serverBuilder, storages == null ? ExternalStorages::create : storages);
+    }
+
+    static NettyServerBuilder defaultServerBuilder(String addr) {
+        return NettyServerBuilder.forAddress(parse(addr))
+                .permitKeepAliveTime(5, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true)
+                .maxInboundMessageSize(64 << 20);
+    }
+
+    static InetSocketAddress parse(String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
+        String host = hostPort.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        return new InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1)));
+    }
+
+    /** {@code host:port} the gRPC server is bound to (the real port when 0 was asked for). */
+    public String addr() {
+        String host = parse(config.get(TikvConfig.SERVER_ADDR)).getHostString();
+        return host + ":" + ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort();
+    }
+
+    public String statusAddr() {
+        InetSocketAddress a = status.address();
+        return a.getHostString() + ":" + a.getPort();
+    }
+
+    public long clusterId() {
+        return config.get(TikvConfig.CLUSTER_ID);
+    }
+
+    public long storeId() {
+        return config.get(TikvConfig.STORE_ID);
+    }
+
+    public TikvConfig config() {
+        return config;
+    }
+
+    /** Applies new {@code [backup]} values; they take effect on the next request. */
+    public void updateBackupConfig(BackupConfig c) {
+        backupConfig.set(c);
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    public RegionMap regions() {
+        return regions;
+    }
+
+    public BackupMetrics metrics() {
+        return metrics;
+    }
+
+    public List<DataGenerator.Result> seeds() {
+        return List.copyOf(seeds);
+    }
+
+    /** The {@code fake-tikv ready: ...} line printed by {@code serve}. */
+    public String readyLine() {
+        return "fake-tikv ready: addr=" + addr() + " status=" + statusAddr() + " cluster-id=" + clusterId() + " store-id=" + storeId();
+    }
+
+    private String statusJson() {
+        return "{\"store_id\":" + storeId() + ",\"cluster_id\":" + clusterId() + ",\"addr\":\"" + addr()
+                + "\",\"regions\":" + regions.size() + ",\"version\":\"5.4.0\"}\n";
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        grpc.awaitTermination();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        grpc.shutdown();
+        try {
+            if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+                grpc.shutdownNow();
+                grpc.awaitTermination(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            grpc.shutdownNow();
+        }
+        status.close();
+        backupWorker.stop();
+        endpoint.close();
+        background.stop();
+        engine.close();
+    }
+}

@@ -1,0 +1,84 @@
+package dev.faketikv.server.backup;
+
+import com.google.protobuf.ByteString;
+import dev.faketikv.engine.EngineException;
+import dev.faketikv.engine.codec.CodecException;
+import dev.faketikv.engine.mvcc.KeyLockedException;
+import dev.faketikv.engine.mvcc.Lock;
+import dev.faketikv.engine.mvcc.MvccException;
+import dev.faketikv.server.storage.StorageException;
+import org.tikv.kvproto.Brpb;
+import org.tikv.kvproto.Kvrpcpb;
+
+/**
+ * Turns what went wrong into a {@code backup.Error}: TiKV's {@code From<Error> for brpb::Error}
+ * ({@code components/backup/src/errors.rs}). Exactly one of: {@code region_error} (msg empty),
+ * {@code kv_error.locked} (msg empty), {@code cluster_id_error}, or {@code msg} alone holding the
+ * Rust-Debug-like text of the error. Each conversion counts {@code tikv_backup_error_counter{error}}.
+ */
+public final class BackupErrors {
+    private BackupErrors() {}
+
+    /** The error and its counter label (null = not counted, as TiKV for uncommon region errors). */
+    public record Converted(Brpb.Error error, String label) {}
+
+    public static Converted convert(Throwable e) {
+        if (e instanceof RegionErrorException re) {
+            return new Converted(Brpb.Error.newBuilder().setRegionError(re.error()).build(), re.label());
+        }
+        if (e instanceof KeyLockedException kl) {
+            Kvrpcpb.KeyError ke = Kvrpcpb.KeyError.newBuilder().setLocked(lockInfo(kl.rawKey(), kl.lock())).build();
+            return new Converted(Brpb.Error.newBuilder().setKvError(ke).build(), "key_is_locked");
+        }
+        return new Converted(Brpb.Error.newBuilder().setMsg(debugText(e)).build(), "other");
+    }
+
+    /** {@code ClusterIDError{current, request}}. */
+    public static Converted clusterIdMismatch(long current, long request) {
+        Brpb.ClusterIDError c = Brpb.ClusterIDError.newBuilder().setCurrent(current).setRequest(request).build();
+        return new Converted(Brpb.Error.newBuilder().setClusterIdError(c).build(), "cluster_mismatch");
+    }
+
+    /** {@code Lock::into_lock_info}. */
+    public static Kvrpcpb.LockInfo lockInfo(byte[] rawKey, Lock lock) {
+        Kvrpcpb.LockInfo.Builder b = Kvrpcpb.LockInfo.newBuilder()
+                .setPrimaryLock(ByteString.copyFrom(lock.primary()))
+                .setLockVersion(lock.ts())
+                .setKey(ByteString.copyFrom(rawKey))
+                .setLockTtl(lock.ttl())
+                .setTxnSize(lock.txnSize())
+                .setLockType(switch (lock.type()) {
+                    case PUT -> Kvrpcpb.Op.Put;
+                    case DELETE -> Kvrpcpb.Op.Del;
+                    case LOCK -> Kvrpcpb.Op.Lock;
+                    case PESSIMISTIC -> Kvrpcpb.Op.PessimisticLock;
+                })
+                .setLockForUpdateTs(lock.forUpdateTs())
+                .setUseAsyncCommit(lock.useAsyncCommit())
+                .setMinCommitTs(lock.minCommitTs());
+        for (byte[] s : lock.secondaries()) {
+            b.addSecondaries(ByteString.copyFrom(s));
+        }
+        return b.build();
+    }
+
+    /** TiKV-style Debug text for {@code msg}: {@code Io(...)}, {@code Txn(...)}, {@code Other(...)}, ... */
+    static String debugText(Throwable e) {
+        if (e instanceof StorageException se) {
+            return se.debug();
+        }
+        if (e instanceof java.io.IOException io) {
+            return StorageException.of(io).debug();
+        }
+        if (e instanceof EncrypterException) {
+            return e.getMessage();
+        }
+        if (e instanceof MvccException || e instanceof CodecException) {
+            return "Txn(Error(Mvcc(Error(" + e.getMessage() + "))))";
+        }
+        if (e instanceof EngineException) {
+            return "EngineTrait(Engine(" + StorageException.quote(e.getMessage()) + "))";
+        }
+        return "Other(" + StorageException.quote(e.getClass().getSimpleName() + ": " + e.getMessage()) + ")";
+    }
+}

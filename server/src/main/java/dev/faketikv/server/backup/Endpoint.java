@@ -1,0 +1,299 @@
+package dev.faketikv.server.backup;
+
+import com.google.protobuf.ByteString;
+import dev.faketikv.engine.Engine;
+import dev.faketikv.engine.EngineSnapshot;
+import dev.faketikv.engine.codec.Keys;
+import dev.faketikv.engine.region.Peer;
+import dev.faketikv.engine.region.Region;
+import dev.faketikv.engine.region.RegionMap;
+import dev.faketikv.server.config.BackupConfig;
+import dev.faketikv.server.metrics.BackupMetrics;
+import dev.faketikv.server.storage.ExternalStorage;
+import dev.faketikv.server.storage.ExternalStorages;
+import dev.faketikv.server.storage.StorageException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.tikv.kvproto.Brpb.BackupResponse;
+import org.tikv.kvproto.Brpb.StorageBackend;
+import org.tikv.kvproto.Errorpb;
+import org.tikv.kvproto.Metapb;
+
+/**
+ * The backup endpoint: TiKV's {@code Endpoint} ({@code components/backup/src/endpoint.rs}), the
+ * {@link dev.faketikv.server.worker.Runnable} behind the {@code backup-endpoint} lazy worker.
+ *
+ * <p>{@link #run(Task)} drops a task whose client already left; otherwise it does what
+ * {@code handle_backup_task} does and returns at once: check the cluster id (fake-tikv's addition), create
+ * the external storage (on failure: one error-only response, end of stream), read the backup config,
+ * size the {@code bkwkr} pool ({@link ControlThreadPool#adjustWith}), and start {@code num-threads}
+ * {@link ScanWorker}s over a shared {@link Progress}. Scan workers hand file groups to
+ * {@link SaveFileWorker} jobs on the {@code backup-io} pool ({@code io-thread-size} threads); the stream
+ * ends when the last worker is done.
+ *
+ * <p>Also does raftstore's part for a snapshot read ({@link #snapshot}): the region must still exist,
+ * be led here by the same peer, with the same epoch version.
+ *
+ * <p>Threading: {@code run} is called on the background worker, one task at a time; everything else is
+ * thread-safe.
+ */
+public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>, AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Endpoint.class);
+    /** raftstore's {@code MAX_REGIONS_IN_ERROR}. */
+    private static final int MAX_REGIONS_IN_ERROR = 10;
+
+    /** Creates the storage a request names (injectable for tests and later backends). */
+    @FunctionalInterface
+    public interface StorageFactory {
+        ExternalStorage create(StorageBackend backend) throws StorageException;
+    }
+
+    private final long storeId;
+    private final Engine engine;
+    private final RegionMap regions;
+    private final Supplier<BackupConfig> config;
+    private final long clusterId;
+    private final boolean checkClusterId;
+    private final int apiVersion;
+    private final Path scratchDir;
+    private final BackupMetrics metrics;
+    private final StorageFactory storages;
+    private final ControlThreadPool controlPool;
+    private final ThreadPoolExecutor ioPool;
+    private final SoftLimit softLimit;
+    private final AtomicLong scratchSeq = new AtomicLong();
+
+    public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
+                    boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages) {
+        this.storeId = storeId;
+        this.engine = engine;
+        this.regions = regions;
+        this.config = config;
+        this.clusterId = clusterId;
+        this.checkClusterId = checkClusterId;
+        this.apiVersion = apiVersion;
+        this.scratchDir = scratchDir;
+        this.metrics = metrics;
+        this.storages = storages;
+        resetScratch(scratchDir);
+        BackupConfig c = config.get();
+        this.controlPool = new ControlThreadPool(metrics::setThreadPoolSize);
+        AtomicInteger ioSeq = new AtomicInteger();
+        this.ioPool = new ThreadPoolExecutor(c.ioThreadSize(), c.ioThreadSize(), 0, TimeUnit.MILLISECONDS,
+                new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "backup-io-" + ioSeq.getAndIncrement());
+                    t.setDaemon(true);
+                    return t;
+                });
+        this.softLimit = new SoftLimit(c.numThreads());
+        metrics.setSoftLimit(c.numThreads());
+    }
+
+    public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
+                    boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics) {
+        this(storeId, engine, regions, config, clusterId, checkClusterId, apiVersion, scratchDir, metrics, ExternalStorages::create);
+    }
+
+    private static void resetScratch(Path dir) {
+        try {
+            if (Files.isDirectory(dir)) {
+                try (var s = Files.walk(dir)) {
+                    s.sorted(Comparator.reverseOrder()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
+                }
+            }
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot prepare scratch folder " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void run(Task task) {
+        if (task.cancelled()) {
+            LOG.info("backup task has canceled: {}", task);
+            task.sink().release();
+            return;
+        }
+        LOG.info("run backup task {}", task);
+        long t0 = System.nanoTime();
+        task.sink().onComplete(() -> {
+            metrics.observeRequest(Duration.ofNanos(System.nanoTime() - t0));
+            LOG.info("backup closed: {} in {} ms", task, (System.nanoTime() - t0) / 1_000_000);
+        });
+        try {
+            handleBackupTask(task);
+        } finally {
+            task.sink().release();
+        }
+    }
+
+    private void handleBackupTask(Task task) {
+        long requested = task.request().getClusterId();
+        if (checkClusterId && requested != 0 && requested != clusterId) {
+            BackupErrors.Converted c = BackupErrors.clusterIdMismatch(clusterId, requested);
+            countError(c.label());
+            task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
+            return;
+        }
+        ExternalStorage storage;
+        long s0 = System.nanoTime();
+        try {
+            storage = storages.create(task.request().getStorageBackend());
+            metrics.observeStorageCreate(storage.name(), Duration.ofNanos(System.nanoTime() - s0));
+        } catch (StorageException e) {
+            LOG.error("backup create storage failed: {}", e.getMessage());
+            BackupErrors.Converted c = BackupErrors.convert(e);
+            countError(c.label());
+            task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
+            return;
+        }
+        BackupConfig cfg = config.get();
+        if (softLimit.cap() != cfg.numThreads()) {
+            softLimit.resize(cfg.numThreads());
+            metrics.setSoftLimit(cfg.numThreads());
+        }
+        controlPool.adjustWith(cfg.numThreads());
+        Progress progress = new Progress(storeId, regions, task.startKey(), task.endKey(), task.isRawKv(), task.cf());
+        RequestContext ctx = new RequestContext(this, task, storage, cfg, progress);
+        for (int i = 0; i < cfg.numThreads(); i++) {
+            task.sink().retain();
+            try {
+                controlPool.current().execute(new ScanWorker(ctx));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                task.sink().release();
+            }
+        }
+    }
+
+    /** A snapshot for {@code range}, after the checks raftstore's read path makes. */
+    EngineSnapshot snapshot(BackupRange range) {
+        Region sent = range.region();
+        Region cur = regions.get(sent.id());
+        if (cur == null) {
+            throw regionError(Errorpb.Error.newBuilder().setMessage("region " + sent.id() + " not found")
+                    .setRegionNotFound(Errorpb.RegionNotFound.newBuilder().setRegionId(sent.id())), "region_not_found");
+        }
+        if (cur.leaderStoreId() != storeId) {
+            Peer leader = cur.leader();
+            Errorpb.NotLeader.Builder nl = Errorpb.NotLeader.newBuilder().setRegionId(cur.id());
+            if (leader != null) {
+                nl.setLeader(peer(leader));
+            }
+            String may = leader == null ? "None" : "Some(Peer { id: " + leader.id() + ", store_id: " + leader.storeId() + " })";
+            throw regionError(Errorpb.Error.newBuilder().setMessage("peer is not leader for region " + cur.id() + ", leader may " + may)
+                    .setNotLeader(nl), "not_leader");
+        }
+        Peer mine = cur.peerOn(storeId);
+        if (mine == null || range.leader() == null || mine.id() != range.leader().id()) {
+            String msg = "\"[components/raftstore/src/store/util.rs:350]: mismatch peer id "
+                    + (range.leader() == null ? 0 : range.leader().id()) + " != " + (mine == null ? 0 : mine.id()) + "\"";
+            throw regionError(Errorpb.Error.newBuilder().setMessage(msg), null);
+        }
+        if (cur.version() != sent.version()) {
+            Errorpb.EpochNotMatch.Builder enm = Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(toPb(cur));
+            for (Region r : regions.scanFrom(sent.startKey(), MAX_REGIONS_IN_ERROR + 1)) {
+                if (enm.getCurrentRegionsCount() >= MAX_REGIONS_IN_ERROR) {
+                    break;
+                }
+                boolean overlaps = sent.endKey().length == 0 || Keys.compare(r.startKey(), sent.endKey()) < 0;
+                if (!overlaps) {
+                    break;
+                }
+                if (r.id() != cur.id()) {
+                    enm.addCurrentRegions(toPb(r));
+                }
+            }
+            String msg = "EpochNotMatch current epoch of region " + cur.id() + " is conf_ver: " + cur.confVer() + " version: "
+                    + cur.version() + ", but you sent conf_ver: " + sent.confVer() + " version: " + sent.version();
+            throw regionError(Errorpb.Error.newBuilder().setMessage(msg).setEpochNotMatch(enm), "epoch_not_match");
+        }
+        return engine.snapshot();
+    }
+
+    private static RegionErrorException regionError(Errorpb.Error.Builder b, String label) {
+        return new RegionErrorException(b.build(), label);
+    }
+
+    private static Metapb.Peer peer(Peer p) {
+        return Metapb.Peer.newBuilder().setId(p.id()).setStoreId(p.storeId()).build();
+    }
+
+    /** {@code metapb.Region} of a region (keys in the engine's encoded form, as TiKV reports them). */
+    public static Metapb.Region toPb(Region r) {
+        Metapb.Region.Builder b = Metapb.Region.newBuilder()
+                .setId(r.id())
+                .setStartKey(ByteString.copyFrom(r.startKey()))
+                .setEndKey(ByteString.copyFrom(r.endKey()))
+                .setRegionEpoch(Metapb.RegionEpoch.newBuilder().setConfVer(r.confVer()).setVersion(r.version()));
+        for (Peer p : r.peers()) {
+            b.addPeers(peer(p));
+        }
+        return b.build();
+    }
+
+    void countError(String label) {
+        if (label != null) {
+            metrics.countError(label);
+        }
+    }
+
+    long storeId() {
+        return storeId;
+    }
+
+    int apiVersion() {
+        return apiVersion;
+    }
+
+    Path scratchDir() {
+        return scratchDir;
+    }
+
+    String nextScratchStem() {
+        return "f" + scratchSeq.incrementAndGet();
+    }
+
+    BackupMetrics metrics() {
+        return metrics;
+    }
+
+    ControlThreadPool controlPool() {
+        return controlPool;
+    }
+
+    ThreadPoolExecutor ioPool() {
+        return ioPool;
+    }
+
+    SoftLimit softLimit() {
+        return softLimit;
+    }
+
+    /** Regions this endpoint serves (for tests and the status server). */
+    public List<Region> regions() {
+        return regions.all();
+    }
+
+    @Override
+    public void close() {
+        controlPool.close();
+        ioPool.shutdownNow();
+        try {
+            ioPool.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

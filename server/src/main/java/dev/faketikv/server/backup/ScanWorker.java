@@ -1,0 +1,90 @@
+package dev.faketikv.server.backup;
+
+import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One backup (scan) worker of a request: TiKV's {@code spawn_backup_worker}
+ * ({@code components/backup/src/endpoint.rs}). Each turn it takes a soft-limit permit, takes up to
+ * {@code batch-size} leader ranges from the shared {@link Progress}, and backs them up one by one; a
+ * range that fails sends a response carrying only the error. With no ranges left the worker ends.
+ *
+ * <p>Where TiKV's async task yields between ranges, this worker re-submits itself to the {@code bkwkr}
+ * pool after each batch, so the scan workers of concurrent requests take turns on the pool's threads.
+ * It checks the cancel flag before each range (as 5.4) and between scan batches.
+ */
+final class ScanWorker implements java.lang.Runnable {
+    private static final Logger LOG = LoggerFactory.getLogger(ScanWorker.class);
+
+    private final RequestContext ctx;
+
+    ScanWorker(RequestContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void run() {
+        boolean again = false;
+        try {
+            again = turn();
+        } catch (RuntimeException e) {
+            LOG.error("backup worker failed", e);
+        } finally {
+            if (again) {
+                try {
+                    ctx.endpoint().controlPool().current().execute(this);
+                } catch (RejectedExecutionException e) {
+                    again = false;
+                }
+            }
+            if (!again) {
+                ctx.task().sink().release();
+            }
+        }
+    }
+
+    /** One batch; true when the worker should run again. */
+    private boolean turn() {
+        if (ctx.task().cancelled()) {
+            LOG.info("backup task has canceled");
+            return false;
+        }
+        SoftLimit limit = ctx.endpoint().softLimit();
+        boolean permit = false;
+        try {
+            limit.acquire();
+            permit = true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            LOG.warn("failed to get soft limit permit, proceeding");
+        }
+        try {
+            List<BackupRange> batch = ctx.progress().forward(ctx.config().batchSize());
+            if (batch.isEmpty()) {
+                return false;
+            }
+            for (BackupRange range : batch) {
+                if (ctx.task().cancelled()) {
+                    LOG.info("backup task has canceled");
+                    return false;
+                }
+                try {
+                    range.backup(ctx);
+                } catch (CancelledException e) {
+                    LOG.info("backup task has canceled");
+                    return false;
+                } catch (RuntimeException e) {
+                    LOG.warn("backup region failed: {} {}", range, e.toString());
+                    ctx.sendError(e);
+                }
+            }
+            return true;
+        } finally {
+            if (permit) {
+                limit.release();
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+package dev.faketikv.server.config;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * fake-tikv's configuration: TiKV's own section and key names and defaults for what fake-tikv honours
+ * ({@code [server]}, {@code [storage]}, {@code [backup]}), plus a {@code [fake]} section. Every key is a
+ * {@link ConfigKey}; values are validated when set, and a bad one fails with the key's name.
+ *
+ * <p>Sections TiKV has but fake-tikv does not model ({@code [raftstore]}, {@code [rocksdb]}, ...) and
+ * unknown keys in {@code [server]}/{@code [storage]} are ignored with a warning, so a real TiKV config
+ * file loads. Unknown keys in {@code [backup]} and {@code [fake]} are errors (they can only be typos).
+ *
+ * <p>Immutable; {@link #with} returns a changed copy.
+ */
+public final class TikvConfig {
+    private static final Logger LOG = LoggerFactory.getLogger(TikvConfig.class);
+
+    /** TiKV's default {@code coprocessor.region-max-size} (144 MiB), which bounds sst-max-size. */
+    static final long REGION_MAX_SIZE = 144L << 20;
+    static final long MIN_SST_MAX_SIZE = REGION_MAX_SIZE / 10;
+    static final long MAX_SST_MAX_SIZE = REGION_MAX_SIZE * 2;
+
+    /** {@code SysQuota::cpu_cores_quota()}: the JVM's processor count, lowered by TIKV_CPU_CORES_QUOTA. */
+    public static double cpuQuota() {
+        double cpus = Runtime.getRuntime().availableProcessors();
+        String env = System.getenv("TIKV_CPU_CORES_QUOTA");
+        if (env != null) {
+            try {
+                double q = Double.parseDouble(env);
+                if (q > 0 && q < cpus) {
+                    cpus = q;
+                }
+            } catch (NumberFormatException ignored) {
+                // TiKV ignores a malformed quota too
+            }
+        }
+        return cpus;
+    }
+
+    private static String hostPort(Object raw) {
+        String s = raw.toString().trim();
+        int colon = s.lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IllegalArgumentException("expected HOST:PORT");
+        }
+        int port = Integer.parseInt(s.substring(colon + 1));
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port out of range");
+        }
+        return s;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<String> stringList(Object raw) {
+        if (raw instanceof List<?> l) {
+            List<String> out = new ArrayList<>();
+            for (Object o : l) {
+                out.add(o.toString());
+            }
+            return List.copyOf(out);
+        }
+        return List.of(raw.toString());
+    }
+
+    private static final double CPU = cpuQuota();
+
+    public static final ConfigKey<String> SERVER_ADDR = new ConfigKey<>("server.addr", String.class, "127.0.0.1:20160",
+            TikvConfig::hostPort, s -> true, "", "gRPC listen address (port 0 picks a free port)");
+    public static final ConfigKey<String> STATUS_ADDR = new ConfigKey<>("server.status-addr", String.class, "127.0.0.1:20180",
+            TikvConfig::hostPort, s -> true, "", "status server (HTTP /metrics) listen address");
+    public static final ConfigKey<Integer> BACKGROUND_THREAD_COUNT = new ConfigKey<>("server.background-thread-count", Integer.class,
+            CPU > 16 ? 3 : 2, ConfigKey::toInt, v -> v > 0, "must be > 0", "threads of the background worker that runs backup-endpoint");
+    public static final ConfigKey<String> DATA_DIR = new ConfigKey<>("storage.data-dir", String.class, "./fake-tikv-data",
+            Object::toString, s -> !s.isBlank(), "must not be empty", "RocksDB data folder");
+    public static final ConfigKey<Integer> API_VERSION = new ConfigKey<>("storage.api-version", Integer.class, 1,
+            ConfigKey::toInt, v -> v == 1, "must be 1 (API V2 is not modelled)", "storage API version reported in BackupResponse.api_version");
+    public static final ConfigKey<Integer> NUM_THREADS = new ConfigKey<>("backup.num-threads", Integer.class,
+            (int) Math.max(1, Math.min(8, CPU * 0.5)), ConfigKey::toInt, v -> v > 0, "cannot be 0",
+            "scan workers per request and size of the bkwkr pool; default clamp(cpu * 0.5, 1, 8)");
+    public static final ConfigKey<Integer> BATCH_SIZE = new ConfigKey<>("backup.batch-size", Integer.class, 8,
+            ConfigKey::toInt, v -> v > 0, "cannot be 0", "region ranges a scan worker takes at a time");
+    public static final ConfigKey<Long> SST_MAX_SIZE = new ConfigKey<>("backup.sst-max-size", Long.class, 144L << 20,
+            ConfigKey::toSize, v -> v > 0, "must be > 0",
+            "cut a region's files when default+write KV bytes reach this; clamped at start-up to [region-max-size / 10, region-max-size * 2] = [14.4MB, 288MB]");
+    public static final ConfigKey<Boolean> ENABLE_AUTO_TUNE = new ConfigKey<>("backup.enable-auto-tune", Boolean.class, true,
+            ConfigKey::toBool, v -> true, "", "accepted; auto-tune itself is not modelled yet (soft limit = num-threads)");
+    public static final ConfigKey<Integer> AUTO_TUNE_REMAIN_THREADS = new ConfigKey<>("backup.auto-tune-remain-threads", Integer.class,
+            (int) Math.round(CPU * 0.2), ConfigKey::toInt, v -> v >= 0, "must be >= 0", "CPUs auto-tune leaves free");
+    public static final ConfigKey<Duration> AUTO_TUNE_REFRESH_INTERVAL = new ConfigKey<>("backup.auto-tune-refresh-interval", Duration.class,
+            Duration.ofSeconds(60), ConfigKey::toDuration, v -> !v.isNegative() && !v.isZero(), "must be > 0", "auto-tune period");
+    public static final ConfigKey<Integer> IO_THREAD_SIZE = new ConfigKey<>("backup.io-thread-size", Integer.class, 2,
+            ConfigKey::toInt, v -> v > 0, "cannot be 0", "threads of the backup-io pool that uploads files (read at start-up)");
+    public static final ConfigKey<Long> S3_MULTI_PART_SIZE = new ConfigKey<>("backup.s3-multi-part-size", Long.class, 5L << 20,
+            ConfigKey::toSize, v -> v > 0 && v <= 5L << 30, "cannot larger than 5GB", "S3 multipart part size");
+    public static final ConfigKey<String> HADOOP_HOME = new ConfigKey<>("backup.hadoop.home", String.class, "",
+            Object::toString, s -> true, "", "accepted for compatibility; HDFS is not supported");
+    public static final ConfigKey<String> HADOOP_LINUX_USER = new ConfigKey<>("backup.hadoop.linux-user", String.class, "",
+            Object::toString, s -> true, "", "accepted for compatibility; HDFS is not supported");
+    public static final ConfigKey<Long> CLUSTER_ID = new ConfigKey<>("fake.cluster-id", Long.class, 7_061_136_542_108_762_113L,
+            ConfigKey::toLong, v -> v != 0, "must not be 0", "the cluster id this store belongs to");
+    public static final ConfigKey<Long> STORE_ID = new ConfigKey<>("fake.store-id", Long.class, 1L,
+            ConfigKey::toLong, v -> v > 0, "must be > 0", "this store's id (first number of every file name)");
+    public static final ConfigKey<Boolean> CHECK_CLUSTER_ID = new ConfigKey<>("fake.check-cluster-id", Boolean.class, true,
+            ConfigKey::toBool, v -> true, "", "answer ClusterIDError for a non-zero, different cluster_id (5.4 ignores it: false)");
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public static final ConfigKey<List<String>> SEED = new ConfigKey<>("fake.seed", (Class) List.class, List.of(),
+            TikvConfig::stringList, v -> true, "", "seed specs applied to an empty data dir (see docs)");
+
+    /** Every key, in documentation order. */
+    public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, BACKGROUND_THREAD_COUNT, DATA_DIR, API_VERSION,
+            NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
+            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID, SEED);
+
+    private static final Set<String> STRICT_SECTIONS = Set.of("backup", "backup.hadoop", "fake");
+
+    private final Map<String, Object> values;
+
+    private TikvConfig(Map<String, Object> values) {
+        this.values = Collections.unmodifiableMap(values);
+    }
+
+    public static TikvConfig defaults() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (ConfigKey<?> k : KEYS) {
+            m.put(k.name(), k.dflt());
+        }
+        return new TikvConfig(m);
+    }
+
+    public static ConfigKey<?> key(String name) {
+        for (ConfigKey<?> k : KEYS) {
+            if (k.name().equals(name)) {
+                return k;
+            }
+        }
+        return null;
+    }
+
+    /** Loads a TOML file over the defaults. */
+    public static TikvConfig load(Path file) {
+        JsonNode root;
+        try {
+            root = new TomlMapper().readTree(file.toFile());
+        } catch (IOException e) {
+            throw new ConfigException("cannot read config " + file + ": " + e.getMessage());
+        }
+        TikvConfig cfg = defaults();
+        Map<String, Object> flat = new LinkedHashMap<>();
+        flatten("", root, flat);
+        for (Map.Entry<String, Object> e : flat.entrySet()) {
+            String name = e.getKey();
+            if (key(name) == null) {
+                String section = name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : "";
+                if (STRICT_SECTIONS.contains(section)) {
+                    throw new ConfigException(name + ": unknown configuration key (in " + file + ")");
+                }
+                LOG.warn("ignoring configuration item {} (not modelled by fake-tikv)", name);
+                continue;
+            }
+            cfg = cfg.with(name, e.getValue());
+        }
+        return cfg;
+    }
+
+    private static void flatten(String prefix, JsonNode node, Map<String, Object> out) {
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
+            String name = prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey();
+            JsonNode v = e.getValue();
+            if (v.isObject()) {
+                flatten(name, v, out);
+            } else if (v.isArray()) {
+                List<Object> list = new ArrayList<>();
+                v.forEach(x -> list.add(x.isTextual() ? x.asText() : x.toString()));
+                out.put(name, list);
+            } else if (v.isBoolean()) {
+                out.put(name, v.booleanValue());
+            } else if (v.isIntegralNumber()) {
+                out.put(name, v.longValue());
+            } else if (v.isNumber()) {
+                out.put(name, v.doubleValue());
+            } else {
+                out.put(name, v.asText());
+            }
+        }
+    }
+
+    /** A copy with {@code name} set from {@code raw} (parsed and validated). */
+    public TikvConfig with(String name, Object raw) {
+        ConfigKey<?> k = key(name);
+        if (k == null) {
+            throw new ConfigException(name + ": unknown configuration key");
+        }
+        Map<String, Object> m = new LinkedHashMap<>(values);
+        m.put(name, k.parse(raw));
+        return new TikvConfig(m);
+    }
+
+    @SuppressWarnings("unchecked")
+    public <T> T get(ConfigKey<T> key) {
+        return (T) values.get(key.name());
+    }
+
+    /**
+     * {@code compatible_adjust}: sst-max-size is clamped into [region_max_size / 10, region_max_size × 2]
+     * with a warning, as TiKV does at start-up.
+     */
+    public TikvConfig adjusted() {
+        long sst = get(SST_MAX_SIZE);
+        long clamped = Math.max(MIN_SST_MAX_SIZE, Math.min(MAX_SST_MAX_SIZE, sst));
+        if (clamped != sst) {
+            LOG.warn("override backup.sst-max-size with {} sst-max-size: {} (was {})", clamped < sst ? "max" : "min",
+                    ReadableSize.format(clamped), ReadableSize.format(sst));
+            Map<String, Object> m = new LinkedHashMap<>(values);
+            m.put(SST_MAX_SIZE.name(), clamped);
+            return new TikvConfig(m);
+        }
+        return this;
+    }
+
+    public BackupConfig backup() {
+        return new BackupConfig(get(NUM_THREADS), get(BATCH_SIZE), get(SST_MAX_SIZE), get(ENABLE_AUTO_TUNE),
+                get(AUTO_TUNE_REMAIN_THREADS), get(AUTO_TUNE_REFRESH_INTERVAL), get(IO_THREAD_SIZE), get(S3_MULTI_PART_SIZE));
+    }
+
+    /** Every value by full key name, in documentation order (sizes and durations in TiKV's text form). */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (ConfigKey<?> k : KEYS) {
+            Object v = values.get(k.name());
+            if (k == SST_MAX_SIZE || k == S3_MULTI_PART_SIZE) {
+                v = ReadableSize.format((Long) v);
+            } else if (v instanceof Duration d) {
+                v = ReadableDuration.format(d);
+            }
+            m.put(k.name(), v);
+        }
+        return m;
+    }
+}

@@ -1,0 +1,95 @@
+package dev.faketikv.server.storage;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.util.function.LongSupplier;
+
+/**
+ * The upload rate limit of one request: the token bucket of {@code async-speed-limit} 0.4
+ * ({@code Limiter}/{@code Bucket::consume}) that TiKV's backup shares between all save workers of a
+ * request ({@code rate_limit}, bytes per second; 0 = unlimited).
+ *
+ * <p>The bucket holds up to {@code limit × 0.1 s} and starts full. Before each consumption it is
+ * refilled by {@code limit × elapsed}; a read of {@code n} bytes subtracts {@code n}; if the bucket is
+ * then empty or negative the reader sleeps {@code 0.1 s + deficit / limit} before its next read.
+ *
+ * <p>Thread-safe; the clock is injectable for tests.
+ */
+public final class Limiter {
+    static final double REFILL_SECONDS = 0.1;
+    private static final int MAX_READ = 64 << 10;
+
+    private final double limit;
+    private final LongSupplier nanoClock;
+    private double value;
+    private long last;
+
+    public Limiter(double bytesPerSecond, LongSupplier nanoClock) {
+        this.limit = bytesPerSecond;
+        this.nanoClock = nanoClock;
+        this.value = capacity();
+        this.last = nanoClock.getAsLong();
+    }
+
+    /** A limiter for a request's {@code rate_limit} (0 = unlimited). */
+    public static Limiter forRateLimit(long rateLimit) {
+        return new Limiter(rateLimit > 0 ? rateLimit : Double.POSITIVE_INFINITY, System::nanoTime);
+    }
+
+    public boolean unlimited() {
+        return Double.isInfinite(limit);
+    }
+
+    private double capacity() {
+        return limit * REFILL_SECONDS;
+    }
+
+    /** Accounts {@code n} bytes and returns how long (ns) the reader must now wait. */
+    public synchronized long consume(long n) {
+        if (unlimited()) {
+            return 0;
+        }
+        long now = nanoClock.getAsLong();
+        value = Math.min(capacity(), value + limit * (now - last) / 1e9);
+        last = now;
+        value -= n;
+        if (value > 0) {
+            return 0;
+        }
+        return (long) ((REFILL_SECONDS + (-value) / limit) * 1e9);
+    }
+
+    /** {@code in}, throttled by this limiter. */
+    public InputStream wrap(InputStream in) {
+        if (unlimited()) {
+            return in;
+        }
+        return new FilterInputStream(in) {
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                int n = read(one, 0, 1);
+                return n < 0 ? -1 : one[0] & 0xFF;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, Math.min(len, MAX_READ));
+                if (n > 0) {
+                    long waitNs = consume(n);
+                    if (waitNs > 0) {
+                        try {
+                            Thread.sleep(waitNs / 1_000_000, (int) (waitNs % 1_000_000));
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new InterruptedIOException("rate-limited upload interrupted");
+                        }
+                    }
+                }
+                return n;
+            }
+        };
+    }
+}

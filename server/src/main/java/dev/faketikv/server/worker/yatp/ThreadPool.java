@@ -1,0 +1,161 @@
+package dev.faketikv.server.worker.yatp;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A small yatp-style thread pool with a single-level queue ({@code tikv/yatp} {@code src/pool} and
+ * {@code src/queue/single_level.rs}): one global injector that any thread can push to, one local deque
+ * per worker thread, and stealing between workers.
+ *
+ * <p>A task spawned from inside one of the pool's workers goes to that worker's local deque (as
+ * yatp's {@code Local::spawn}); a task spawned from outside goes to the injector ({@code Remote::spawn}).
+ * A worker looks for work in this order: its own deque (newest first), the injector (oldest first), the
+ * other workers' deques (oldest first); with none, it parks until a spawn wakes it.
+ *
+ * <p>Simplified against yatp: no spin-then-park back-off, no batch steals, no multilevel queue, no
+ * futures (tasks are plain {@link Runnable}s run to completion), and the thread count is fixed.
+ *
+ * <p>Thread-safe. Threads are named {@code {name}-{index}} and are daemons.
+ */
+public final class ThreadPool {
+    private static final Logger LOG = LoggerFactory.getLogger(ThreadPool.class);
+
+    private final String name;
+    private final ConcurrentLinkedQueue<Runnable> injector = new ConcurrentLinkedQueue<>();
+    private final List<ConcurrentLinkedDeque<Runnable>> locals = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final ReentrantLock parkLock = new ReentrantLock();
+    private final Condition wake = parkLock.newCondition();
+    private final ThreadLocal<Integer> workerIndex = new ThreadLocal<>();
+    private final AtomicLong completed = new AtomicLong();
+    private int parked;
+    private volatile boolean shutdown;
+
+    public ThreadPool(String name, int threadCount) {
+        if (threadCount <= 0) {
+            throw new IllegalArgumentException("thread count must be > 0");
+        }
+        this.name = name;
+        for (int i = 0; i < threadCount; i++) {
+            locals.add(new ConcurrentLinkedDeque<>());
+        }
+        for (int i = 0; i < threadCount; i++) {
+            final int idx = i;
+            Thread t = new Thread(() -> workerLoop(idx), name + "-" + i);
+            t.setDaemon(true);
+            threads.add(t);
+        }
+        threads.forEach(Thread::start);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int threadCount() {
+        return threads.size();
+    }
+
+    /** Tasks run to completion so far. */
+    public long completedTasks() {
+        return completed.get();
+    }
+
+    /** Queues {@code task}: locally when called from one of this pool's workers, else on the injector. */
+    public void spawn(Runnable task) {
+        if (shutdown) {
+            throw new IllegalStateException("thread pool " + name + " is shut down");
+        }
+        Integer idx = workerIndex.get();
+        if (idx != null) {
+            locals.get(idx).addLast(task);
+        } else {
+            injector.add(task);
+        }
+        parkLock.lock();
+        try {
+            if (parked > 0) {
+                wake.signal();
+            }
+        } finally {
+            parkLock.unlock();
+        }
+    }
+
+    private Runnable findTask(int idx) {
+        Runnable t = locals.get(idx).pollLast();
+        if (t != null) {
+            return t;
+        }
+        t = injector.poll();
+        if (t != null) {
+            return t;
+        }
+        for (int k = 1; k < locals.size(); k++) {
+            t = locals.get((idx + k) % locals.size()).pollFirst();
+            if (t != null) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    private void workerLoop(int idx) {
+        workerIndex.set(idx);
+        while (true) {
+            Runnable task = findTask(idx);
+            if (task == null) {
+                parkLock.lock();
+                try {
+                    parked++;
+                    // Re-check under the lock: a spawn signals only after taking this lock.
+                    while (!shutdown && (task = findTask(idx)) == null) {
+                        wake.awaitUninterruptibly();
+                    }
+                    parked--;
+                } finally {
+                    parkLock.unlock();
+                }
+                if (task == null) {
+                    return;
+                }
+            }
+            try {
+                task.run();
+            } catch (Throwable e) {
+                LOG.error("task failed on {}", Thread.currentThread().getName(), e);
+            }
+            completed.incrementAndGet();
+        }
+    }
+
+    /** Stops taking tasks, wakes every worker and waits for them to finish their current task. */
+    public void shutdown() {
+        shutdown = true;
+        parkLock.lock();
+        try {
+            wake.signalAll();
+        } finally {
+            parkLock.unlock();
+        }
+        for (Thread t : threads) {
+            if (t != Thread.currentThread()) {
+                try {
+                    t.join(TimeUnit.SECONDS.toMillis(10));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+}
