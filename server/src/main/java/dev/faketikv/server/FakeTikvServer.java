@@ -164,6 +164,10 @@ public final class FakeTikvServer implements AutoCloseable {
         return regions;
     }
 
+    public Endpoint endpoint() {
+        return endpoint;
+    }
+
     public BackupMetrics metrics() {
         return metrics;
     }

@@ -281,6 +281,16 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         return softLimit;
     }
 
+    /** Scan and save jobs running or queued, across all requests (0 = every backup worker idle). */
+    public int busyWorkers() {
+        int n = ioPool.getActiveCount() + ioPool.getQueue().size();
+        if (controlPool.size() > 0) {
+            ThreadPoolExecutor scan = (ThreadPoolExecutor) controlPool.current();
+            n += scan.getActiveCount() + scan.getQueue().size();
+        }
+        return n;
+    }
+
     /** Regions this endpoint serves (for tests and the status server). */
     public List<Region> regions() {
         return regions.all();

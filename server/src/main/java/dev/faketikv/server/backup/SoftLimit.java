@@ -27,6 +27,11 @@ public final class SoftLimit {
         sem.release();
     }
 
+    /** Permits free now (negative while a shrink waits for running batches). */
+    public int available() {
+        return sem.availablePermits();
+    }
+
     public synchronized int cap() {
         return cap;
     }

@@ -207,6 +207,21 @@ public final class RegionMap {
         return new Region[] {left, right};
     }
 
+    /**
+     * Adds a peer of {@code regionId} on {@code storeId} (a conf change: conf_ver + 1). Returns the region
+     * unchanged when the store already holds a peer.
+     */
+    public Region addPeer(long regionId, long storeId) {
+        return update(regionId, r -> {
+            if (r.peerOn(storeId) != null) {
+                return r;
+            }
+            List<Peer> peers = new ArrayList<>(r.peers());
+            peers.add(new Peer(nextId++, storeId));
+            return new Region(r.id(), r.startKey(), r.endKey(), r.confVer() + 1, r.version(), peers, r.leaderStoreId());
+        });
+    }
+
     /** Moves the leader of {@code regionId} to {@code storeId} (which must hold a peer). */
     public Region transferLeader(long regionId, long storeId) {
         return update(regionId, r -> {
