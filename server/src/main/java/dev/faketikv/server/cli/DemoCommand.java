@@ -1,6 +1,5 @@
 package dev.faketikv.server.cli;
 
-import com.google.protobuf.ByteString;
 import dev.faketikv.client.BackupClient;
 import dev.faketikv.client.BackupVerifier;
 import dev.faketikv.client.RangeTree;
@@ -87,6 +86,7 @@ final class DemoCommand implements Callable<Integer> {
         BackupVerifier verifier = new BackupVerifier(outDir, null, false, req.getStartVersion(), req.getEndVersion());
         RangeTree tree = new RangeTree();
         Map<Long, long[]> byRegion = new TreeMap<>();
+        Map<Long, String> startOf = new TreeMap<>();
         List<String> problems = new ArrayList<>();
         long files = 0;
         long kvs = 0;
@@ -108,6 +108,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             for (Brpb.File f : r.getFilesList()) {
                 long region = Long.parseLong(f.getName().split("_")[1]);
+                startOf.putIfAbsent(region, rowKey(r.getStartKey().toByteArray()));
                 long[] row = byRegion.computeIfAbsent(region, k -> new long[5]);
                 row[0]++;
                 row[1] += f.getTotalKvs();
@@ -123,12 +124,12 @@ final class DemoCommand implements Callable<Integer> {
         problems.addAll(tree.overlaps());
 
         o.println();
-        o.printf("%-8s %6s %10s %12s %12s  %s%n", "region", "files", "kvs", "kv bytes", "sst bytes", "verified");
+        o.printf("%-8s %-16s %6s %10s %12s %12s  %s%n", "region", "start key", "files", "kvs", "kv bytes", "sst bytes", "verified");
         for (Map.Entry<Long, long[]> e : byRegion.entrySet()) {
             long[] row = e.getValue();
-            o.printf("%-8d %6d %10d %12d %12d  %s%n", e.getKey(), row[0], row[1], row[2], row[3], "✓");
+            o.printf("%-8d %-16s %6d %10d %12d %12d  %s%n", e.getKey(), startOf.get(e.getKey()), row[0], row[1], row[2], row[3], "✓");
         }
-        o.println("-".repeat(62));
+        o.println("-".repeat(79));
         double mbps = bytes / 1048576.0 / secs;
         o.printf("%d regions, %d responses, %d files, %d kvs, %d kv bytes, %d sst bytes, %.1f s, %.1f MB/s, verified %d/%d %s%n",
                 server.regions().size(), responses.size(), files, kvs, bytes, sst, secs, mbps, verified, files,
@@ -142,6 +143,19 @@ final class DemoCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** {@code t{table}_r{handle}} for a TiDB record key, "(start)" for the unbounded start, else hex. */
+    static String rowKey(byte[] k) {
+        if (k.length == 0) {
+            return "(start)";
+        }
+        if (k.length == 19 && k[0] == 't' && k[9] == '_' && k[10] == 'r') {
+            long table = dev.faketikv.engine.codec.NumberCodec.decodeComparableI64(k, 1);
+            long handle = dev.faketikv.engine.codec.NumberCodec.decodeComparableI64(k, 11);
+            return "t" + table + "_r" + handle;
+        }
+        return hex(k);
+    }
+
     private static String hex(byte[] b) {
         return b.length == 0 ? "(inf)" : java.util.HexFormat.of().formatHex(b);
     }
@@ -152,9 +166,5 @@ final class DemoCommand implements Callable<Integer> {
         } catch (IOException ignored) {
             // temp folder
         }
-    }
-
-    static ByteString bs(byte[] b) {
-        return ByteString.copyFrom(b);
     }
 }

@@ -1,0 +1,25 @@
+package dev.faketikv.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** The quick bench runs end to end on tiny data, so it cannot rot unnoticed. Timing is not asserted. */
+class QuickBenchSmokeTest {
+    @Test
+    void quickBenchRunsAndPrintsBothSides() throws Exception {
+        BenchMain.Quick q = new BenchMain.Quick();
+        q.rows = 3000;
+        q.regions = 3;
+        q.reps = 1;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        assertThat(q.run(new PrintStream(buf, true, StandardCharsets.UTF_8))).isZero();
+        String out = buf.toString(StandardCharsets.UTF_8);
+        assertThat(out).contains("baseline").contains("backup").contains("ratio");
+        assertThat(out).containsPattern("backup\\s+1\\s+3000 ");
+        assertThat(out).containsPattern("baseline\\s+1\\s+3000 ");
+    }
+}
