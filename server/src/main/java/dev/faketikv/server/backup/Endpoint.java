@@ -134,6 +134,11 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         });
         try {
             handleBackupTask(task);
+        } catch (RuntimeException e) {
+            LOG.error("error during backup: {}", task, e);
+            BackupErrors.Converted c = BackupErrors.convert(e);
+            countError(c.label());
+            task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
         } finally {
             task.sink().release();
         }

@@ -98,7 +98,7 @@ final class SaveFileWorker implements java.lang.Runnable {
         try (InputStream raw = Files.newInputStream(f.path());
              InputStream encrypted = encrypter(raw, ctx.task().cipher(), iv);
              InputStream digested = new DigestInputStream(encrypted, sha)) {
-            ctx.storage().write(name, ctx.task().limiter().wrap(digested), f.size());
+            ctx.storage().write(name, ctx.task().limiter().wrap(digested, ctx.task()::cancelled), f.size());
         }
         ctx.metrics().observeFile(f.cf(), f.size(), f.totalKvs(), f.totalBytes(), ctx.storage().name());
         return Brpb.File.newBuilder()

@@ -31,6 +31,7 @@ final class ScanWorker implements java.lang.Runnable {
             again = turn();
         } catch (RuntimeException e) {
             LOG.error("backup worker failed", e);
+            ctx.sendError(e);
         } finally {
             if (again) {
                 try {

@@ -20,6 +20,7 @@ import java.util.function.LongSupplier;
 public final class Limiter {
     static final double REFILL_SECONDS = 0.1;
     private static final int MAX_READ = 64 << 10;
+    private static final long CANCEL_CHECK_NS = 100_000_000L;
 
     private final double limit;
     private final LongSupplier nanoClock;
@@ -63,6 +64,14 @@ public final class Limiter {
 
     /** {@code in}, throttled by this limiter. */
     public InputStream wrap(InputStream in) {
+        return wrap(in, () -> false);
+    }
+
+    /**
+     * {@code in}, throttled by this limiter; a wait ends early with {@link InterruptedIOException} once
+     * {@code cancelled} turns true, so an absurdly low limit cannot pin a thread after the client left.
+     */
+    public InputStream wrap(InputStream in, java.util.function.BooleanSupplier cancelled) {
         if (unlimited()) {
             return in;
         }
@@ -79,9 +88,14 @@ public final class Limiter {
                 int n = super.read(b, off, Math.min(len, MAX_READ));
                 if (n > 0) {
                     long waitNs = consume(n);
-                    if (waitNs > 0) {
+                    long until = System.nanoTime() + waitNs;
+                    for (long left = waitNs; left > 0; left = until - System.nanoTime()) {
+                        if (cancelled.getAsBoolean()) {
+                            throw new InterruptedIOException("rate-limited upload cancelled");
+                        }
                         try {
-                            Thread.sleep(waitNs / 1_000_000, (int) (waitNs % 1_000_000));
+                            long slice = Math.min(left, CANCEL_CHECK_NS);
+                            Thread.sleep(slice / 1_000_000, (int) (slice % 1_000_000));
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();
                             throw new InterruptedIOException("rate-limited upload interrupted");

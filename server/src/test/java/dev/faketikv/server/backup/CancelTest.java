@@ -74,4 +74,41 @@ class CancelTest {
             assertThat(count(out)).isEqualTo(written);
         }
     }
+
+    @Test
+    void rateLimitThrottlesUploadsAndAnAbsurdLimitStillCancelsPromptly() throws Exception {
+        try (FakeTikvServer server = TestServers.start(tmp.resolve("data"), List.of("txn:rows=4000,regions=4,value-size=100,seed=2"));
+             BackupClient client = new BackupClient(server.addr())) {
+            // 512 KiB/s for ~0.5 MB of SSTs: the uploads cannot finish in less than (bytes - bucket) / rate
+            Path out = tmp.resolve("limited");
+            BackupRequest req = TestServers.txn(local(out)).setRateLimit(512 << 10).build();
+            long t0 = System.nanoTime();
+            List<BackupResponse> responses = client.backup(req);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            assertThat(problems(req, responses, out)).isEmpty();
+            long bytes = responses.stream().flatMap(r -> r.getFilesList().stream()).mapToLong(f -> f.getSize()).sum();
+            double floor = (bytes - 0.1 * (512 << 10)) / (512 << 10);
+            assertThat(secs).as("%d bytes at 512 KiB/s", bytes).isGreaterThanOrEqualTo(floor * 0.95);
+
+            // 1 byte/s would take days; cancelling frees every worker at once
+            BackupRequest slow = TestServers.txn(local(tmp.resolve("slow"))).setRateLimit(1).build();
+            Context.CancellableContext ctx = Context.current().withCancellation();
+            ctx.run(() -> org.tikv.kvproto.BackupGrpc.newStub(client.channel()).backup(slow, new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(BackupResponse value) {}
+
+                @Override
+                public void onError(Throwable t) {}
+
+                @Override
+                public void onCompleted() {}
+            }));
+            await().atMost(Duration.ofSeconds(5)).until(() -> server.endpoint().busyWorkers() > 0);
+            ctx.cancel(null);
+            await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> {
+                assertThat(server.endpoint().busyWorkers()).isZero();
+                assertThat(anyTemp(tmp.resolve("slow"))).isFalse();
+            });
+        }
+    }
 }
