@@ -1,12 +1,10 @@
 package dev.faketikv.server;
 
 import com.google.protobuf.ByteString;
-import dev.faketikv.client.BackupVerifier;
-import dev.faketikv.client.RangeTree;
+import dev.faketikv.client.BackupCheck;
 import dev.faketikv.server.config.TikvConfig;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Brpb.BackupRequest;
@@ -58,25 +56,7 @@ public final class TestServers {
 
     /** Every problem the verifier and a range tree find; empty when the backup is complete and right. */
     public static List<String> problems(BackupRequest req, List<BackupResponse> responses, Path dir) {
-        BackupVerifier v = new BackupVerifier(dir, req.hasCipherInfo() ? req.getCipherInfo() : null, req.getIsRawKv(),
-                req.getStartVersion(), req.getEndVersion());
-        RangeTree tree = new RangeTree();
-        List<String> out = new ArrayList<>();
-        for (BackupResponse r : responses) {
-            if (r.hasError()) {
-                out.add("error: " + r.getError());
-                continue;
-            }
-            tree.add(r.getStartKey().toByteArray(), r.getEndKey().toByteArray());
-            for (BackupVerifier.FileCheck c : v.verify(r)) {
-                c.problems().forEach(p -> out.add(c.name() + ": " + p));
-            }
-        }
-        out.addAll(tree.overlaps());
-        for (byte[][] gap : tree.gaps(req.getStartKey().toByteArray(), req.getEndKey().toByteArray())) {
-            out.add("gap " + java.util.HexFormat.of().formatHex(gap[0]) + ".." + java.util.HexFormat.of().formatHex(gap[1]));
-        }
-        return out;
+        return BackupCheck.run(req, responses, dir).problems();
     }
 
     public static long totalKvs(List<BackupResponse> responses) {

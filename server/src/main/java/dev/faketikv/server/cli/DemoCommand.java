@@ -1,8 +1,7 @@
 package dev.faketikv.server.cli;
 
 import dev.faketikv.client.BackupClient;
-import dev.faketikv.client.BackupVerifier;
-import dev.faketikv.client.RangeTree;
+import dev.faketikv.client.BackupCheck;
 import dev.faketikv.engine.gen.SeedSpec;
 import dev.faketikv.server.FakeTikvServer;
 import dev.faketikv.server.config.TikvConfig;
@@ -10,7 +9,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -83,33 +81,19 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     private int report(PrintStream o, FakeTikvServer server, BackupRequest req, List<BackupResponse> responses, Path outDir, double secs) {
-        BackupVerifier verifier = new BackupVerifier(outDir, null, false, req.getStartVersion(), req.getEndVersion());
-        RangeTree tree = new RangeTree();
+        BackupCheck.Report check = BackupCheck.run(req, responses, outDir);
+        List<String> problems = check.problems();
         Map<Long, long[]> byRegion = new TreeMap<>();
         Map<Long, String> startOf = new TreeMap<>();
-        List<String> problems = new ArrayList<>();
         long files = 0;
         long kvs = 0;
         long bytes = 0;
         long sst = 0;
-        long verified = 0;
         for (BackupResponse r : responses) {
-            if (r.hasError()) {
-                problems.add("error response: " + r.getError());
-                continue;
-            }
-            tree.add(r.getStartKey().toByteArray(), r.getEndKey().toByteArray());
-            for (BackupVerifier.FileCheck c : verifier.verify(r)) {
-                if (!c.ok()) {
-                    problems.add(c.name() + ": " + String.join("; ", c.problems()));
-                    continue;
-                }
-                verified++;
-            }
             for (Brpb.File f : r.getFilesList()) {
                 long region = Long.parseLong(f.getName().split("_")[1]);
                 startOf.putIfAbsent(region, rowKey(r.getStartKey().toByteArray()));
-                long[] row = byRegion.computeIfAbsent(region, k -> new long[5]);
+                long[] row = byRegion.computeIfAbsent(region, k -> new long[4]);
                 row[0]++;
                 row[1] += f.getTotalKvs();
                 row[2] += f.getTotalBytes();
@@ -120,8 +104,7 @@ final class DemoCommand implements Callable<Integer> {
                 sst += f.getSize();
             }
         }
-        tree.gaps(new byte[0], new byte[0]).forEach(g -> problems.add("range not covered: " + hex(g[0]) + ".." + hex(g[1])));
-        problems.addAll(tree.overlaps());
+        long verified = check.verifiedFiles();
 
         o.println();
         o.printf("%-8s %-16s %6s %10s %12s %12s  %s%n", "region", "start key", "files", "kvs", "kv bytes", "sst bytes", "verified");

@@ -69,7 +69,7 @@ public final class BackupMetrics {
         Timer.builder("tikv.backup.range.duration")
                 .description("Bucketed histogram of backup range duration")
                 .tag("type", type)
-                .serviceLevelObjectives(exponential(0.01, 2, 16))
+                .serviceLevelObjectives(seconds(exponential(0.01, 2, 16)))
                 .register(registry)
                 .record(d);
     }
@@ -80,7 +80,7 @@ public final class BackupMetrics {
                 .description("Bucketed histogram of backup range size")
                 .baseUnit("bytes")
                 .tag("cf", cf)
-                .serviceLevelObjectives(exponentialBytes(4096, 2, 20))
+                .serviceLevelObjectives(exponential(4096, 2, 20))
                 .register(registry)
                 .record(size);
         Counter.builder("tikv.backup.scan.kv.count").description("Total number of scanned kvs")
@@ -116,7 +116,7 @@ public final class BackupMetrics {
         Timer.builder("tikv.external.storage.create")
                 .description("Bucketed histogram of creating external storage duration")
                 .tag("type", type)
-                .serviceLevelObjectives(exponential(0.0005, 2, 20))
+                .serviceLevelObjectives(seconds(exponential(0.0005, 2, 20)))
                 .register(registry)
                 .record(d);
     }
@@ -129,17 +129,7 @@ public final class BackupMetrics {
         return out;
     }
 
-    private static Duration[] exponential(double start, double factor, int count) {
-        double[] s = new double[count];
-        double v = start;
-        for (int i = 0; i < count; i++) {
-            s[i] = v;
-            v *= factor;
-        }
-        return seconds(s);
-    }
-
-    private static double[] exponentialBytes(double start, double factor, int count) {
+    private static double[] exponential(double start, double factor, int count) {
         double[] s = new double[count];
         double v = start;
         for (int i = 0; i < count; i++) {
