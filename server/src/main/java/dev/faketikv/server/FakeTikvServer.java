@@ -12,6 +12,8 @@ import dev.faketikv.server.config.TikvConfig;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.status.StatusServer;
 import dev.faketikv.server.storage.ExternalStorages;
+import dev.faketikv.server.storage.S3Faults;
+import java.time.Duration;
 import dev.faketikv.server.worker.LazyWorker;
 import dev.faketikv.server.worker.Worker;
 import io.grpc.Server;
@@ -78,7 +80,7 @@ public final class FakeTikvServer implements AutoCloseable {
             this.backupWorker = bg.lazyBuild("backup-endpoint");
             ep = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
                     this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
-                    dataDir.resolve("backup-scratch"), metrics, storages);
+                    dataDir.resolve("backup-scratch"), metrics, storages != null ? storages : defaultStorages());
             this.endpoint = ep;
             ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config.get(TikvConfig.SERVER_ADDR));
             srv = sb.addService(new Service(backupWorker.scheduler())).build().start();
@@ -104,12 +106,20 @@ public final class FakeTikvServer implements AutoCloseable {
 
     /** Starts a store with {@code config}. */
     public static FakeTikvServer start(TikvConfig config) throws IOException {
-        return new FakeTikvServer(config, null, ExternalStorages::create);
+        return new FakeTikvServer(config, null, null);
     }
 
     /** Starts a store with an injected gRPC server builder and storage factory (either may be null). */
     public static FakeTikvServer start(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages) throws IOException {
-        return new FakeTikvServer(config, serverBuilder, storages == null ? ExternalStorages::create : storages);
+        return new FakeTikvServer(config, serverBuilder, storages);
+    }
+
+    /** The default storage factory: every backend fake-tikv serves, with the configured S3 options. */
+    private Endpoint.StorageFactory defaultStorages() {
+        S3Faults faults = S3Faults.parse(config.get(TikvConfig.S3_FAULTS));
+        Duration retry = config.get(TikvConfig.S3_RETRY_BASE_DELAY);
+        return backend -> ExternalStorages.create(backend,
+                new ExternalStorages.Options(backupConfig.get().s3MultiPartSize(), retry, faults));
     }
 
     static NettyServerBuilder defaultServerBuilder(String addr) {

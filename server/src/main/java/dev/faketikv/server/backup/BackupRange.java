@@ -47,8 +47,8 @@ public record BackupRange(byte[] startKey, byte[] endKey, Region region, Peer le
 
     private void backupTxn(RequestContext ctx) {
         long snapStart = System.nanoTime();
-        byte[] groupStart = startKey == null ? new byte[0] : BytesCodec.decode(startKey);
-        byte[] rangeEnd = endKey == null ? new byte[0] : BytesCodec.decode(endKey);
+        byte[] groupStart = startKey == null ? new byte[0] : toRaw(startKey);
+        byte[] rangeEnd = endKey == null ? new byte[0] : toRaw(endKey);
         try (EngineSnapshot snap = ctx.snapshot(this)) {
             ctx.metrics().observeRange("snapshot", Duration.ofNanos(System.nanoTime() - snapStart));
             long scanStart = System.nanoTime();
@@ -109,6 +109,11 @@ public record BackupRange(byte[] startKey, byte[] endKey, Region region, Peer le
             }
             ctx.metrics().observeRange("raw_scan", Duration.ofNanos(System.nanoTime() - scanStart));
         }
+    }
+
+    /** {@code Key::into_raw}: decodes the memcomparable key and ignores bytes after it (e.g. a ts suffix). */
+    static byte[] toRaw(byte[] encoded) {
+        return BytesCodec.decodePrefix(encoded, 0, encoded.length).raw();
     }
 
     @Override

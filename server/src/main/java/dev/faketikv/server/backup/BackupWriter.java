@@ -45,13 +45,18 @@ public final class BackupWriter implements AutoCloseable {
 
     public List<BuiltFile> finish() {
         List<BuiltFile> out = new ArrayList<>(2);
-        if (defaultWriter.totalKvs() > 0) {
-            out.add(defaultWriter.finish());
+        try {
+            if (defaultWriter.totalKvs() > 0) {
+                out.add(defaultWriter.finish());
+            }
+            if (writeWriter.totalKvs() > 0 || defaultWriter.totalKvs() > 0) {
+                out.add(writeWriter.finish());
+            }
+            return out;
+        } catch (RuntimeException e) {
+            RequestContext.deleteFiles(out);
+            throw e;
         }
-        if (writeWriter.totalKvs() > 0 || defaultWriter.totalKvs() > 0) {
-            out.add(writeWriter.finish());
-        }
-        return out;
     }
 
     /** Drops files not finished; finished ones belong to the caller. */

@@ -21,6 +21,7 @@ public final class ControlThreadPool implements AutoCloseable {
 
     private final IntConsumer sizeGauge;
     private final AtomicInteger threadSeq = new AtomicInteger();
+    private final java.util.List<ThreadPoolExecutor> retired = new java.util.ArrayList<>();
     private ThreadPoolExecutor pool;
     private int size;
 
@@ -42,6 +43,8 @@ public final class ControlThreadPool implements AutoCloseable {
         sizeGauge.accept(n);
         if (old != null) {
             old.shutdown();
+            retired.removeIf(ThreadPoolExecutor::isTerminated);
+            retired.add(old);
         }
     }
 
@@ -57,10 +60,24 @@ public final class ControlThreadPool implements AutoCloseable {
         return pool;
     }
 
+    /** Stops every pool, current and retired, and waits for their threads (scan workers end at their next check). */
     @Override
     public synchronized void close() {
         if (pool != null) {
-            pool.shutdownNow();
+            retired.add(pool);
+        }
+        for (ThreadPoolExecutor p : retired) {
+            p.shutdown();
+        }
+        try {
+            for (ThreadPoolExecutor p : retired) {
+                if (!p.awaitTermination(30, TimeUnit.SECONDS)) {
+                    p.shutdownNow();
+                    p.awaitTermination(10, TimeUnit.SECONDS);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }

@@ -3,7 +3,6 @@ package dev.faketikv.server.backup;
 import com.google.protobuf.ByteString;
 import dev.faketikv.engine.Engine;
 import dev.faketikv.engine.EngineSnapshot;
-import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.region.Peer;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.engine.region.RegionMap;
@@ -157,6 +156,7 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         try {
             storage = storages.create(task.request().getStorageBackend());
             metrics.observeStorageCreate(storage.name(), Duration.ofNanos(System.nanoTime() - s0));
+            task.sink().onComplete(storage::close);
         } catch (StorageException e) {
             LOG.error("backup create storage failed: {}", e.getMessage());
             BackupErrors.Converted c = BackupErrors.convert(e);
@@ -196,7 +196,7 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
             if (leader != null) {
                 nl.setLeader(peer(leader));
             }
-            String may = leader == null ? "None" : "Some(Peer { id: " + leader.id() + ", store_id: " + leader.storeId() + " })";
+            String may = leader == null ? "None" : "Some(id: " + leader.id() + " store_id: " + leader.storeId() + ")";
             throw regionError(Errorpb.Error.newBuilder().setMessage("peer is not leader for region " + cur.id() + ", leader may " + may)
                     .setNotLeader(nl), "not_leader");
         }
@@ -208,17 +208,16 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         }
         if (cur.version() != sent.version()) {
             Errorpb.EpochNotMatch.Builder enm = Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(toPb(cur));
-            for (Region r : regions.scanFrom(sent.startKey(), MAX_REGIONS_IN_ERROR + 1)) {
-                if (enm.getCurrentRegionsCount() >= MAX_REGIONS_IN_ERROR) {
+            // raftstore's collect_sibling_region with right-derived splits: the regions split off to the
+            // left, walking left, as many as the version moved on, at most MAX_REGIONS_IN_ERROR
+            long siblings = Math.min(MAX_REGIONS_IN_ERROR, Math.max(0, cur.version() - sent.version()));
+            Region left = cur;
+            for (long i = 0; i < siblings && left.startKey().length > 0; i++) {
+                left = regions.leftOf(left);
+                if (left == null) {
                     break;
                 }
-                boolean overlaps = sent.endKey().length == 0 || Keys.compare(r.startKey(), sent.endKey()) < 0;
-                if (!overlaps) {
-                    break;
-                }
-                if (r.id() != cur.id()) {
-                    enm.addCurrentRegions(toPb(r));
-                }
+                enm.addCurrentRegions(toPb(left));
             }
             String msg = "EpochNotMatch current epoch of region " + cur.id() + " is conf_ver: " + cur.confVer() + " version: "
                     + cur.version() + ", but you sent conf_ver: " + sent.confVer() + " version: " + sent.version();
@@ -301,12 +300,20 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         return regions.all();
     }
 
+    /**
+     * Stops the pools and waits for their workers, so no scan holds a snapshot or iterator when the
+     * engine closes next. Call after the gRPC server stopped (its calls are then cancelled, so workers
+     * stop at their next check); queued save jobs still run and, seeing the cancel, only clean up.
+     */
     @Override
     public void close() {
         controlPool.close();
-        ioPool.shutdownNow();
+        ioPool.shutdown();
         try {
-            ioPool.awaitTermination(10, TimeUnit.SECONDS);
+            if (!ioPool.awaitTermination(30, TimeUnit.SECONDS)) {
+                ioPool.shutdownNow();
+                ioPool.awaitTermination(10, TimeUnit.SECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -134,7 +134,11 @@ final class RequestContext {
     }
 
     static void deleteFiles(FileGroup group) {
-        for (BuiltFile f : group.files()) {
+        deleteFiles(group.files());
+    }
+
+    static void deleteFiles(java.util.List<BuiltFile> files) {
+        for (BuiltFile f : files) {
             try {
                 Files.deleteIfExists(f.path());
             } catch (IOException ignored) {

@@ -18,7 +18,7 @@ import org.tikv.kvproto.Brpb.BackupResponse;
 public abstract class ResponseSink {
     private final AtomicInteger refs = new AtomicInteger(1);
     private final AtomicBoolean cancelled = new AtomicBoolean();
-    private volatile java.lang.Runnable onComplete = () -> {};
+    private final java.util.List<java.lang.Runnable> onComplete = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Delivers one response; false when the client is gone (the sink is then cancelled). */
     public abstract boolean send(BackupResponse response);
@@ -36,7 +36,7 @@ public abstract class ResponseSink {
         int left = refs.decrementAndGet();
         if (left == 0) {
             try {
-                onComplete.run();
+                onComplete.forEach(java.lang.Runnable::run);
             } finally {
                 complete();
             }
@@ -45,9 +45,9 @@ public abstract class ResponseSink {
         }
     }
 
-    /** Runs {@code hook} just before the stream completes. */
+    /** Adds {@code hook}, run (in order of adding) just before the stream completes. */
     public final void onComplete(java.lang.Runnable hook) {
-        this.onComplete = hook;
+        onComplete.add(hook);
     }
 
     public final boolean cancelled() {

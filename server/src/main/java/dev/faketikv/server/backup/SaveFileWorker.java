@@ -32,7 +32,11 @@ import org.tikv.kvproto.Kvrpcpb.APIVersion;
  * digest is of the bytes stored), and the request's rate limiter, into the external storage as
  * {@code {prefix}_{cf}.sst}. Success → a response listing the files; failure → a response with
  * {@code error}, the range keys and api_version, no files (a default file already stored stays, as in
- * TiKV). The scratch files are deleted either way. A cancelled request saves nothing.
+ * TiKV). The scratch files are deleted either way.
+ *
+ * <p>Cancel differs from 5.4 on purpose (part of fake-tikv's cancel choice): once the client left, a
+ * group not yet uploaded is dropped and a rate-limited upload in progress is abandoned (its temp object
+ * removed), so no file is written after a cancel; 5.4 still uploads the group being scanned.
  */
 final class SaveFileWorker implements java.lang.Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(SaveFileWorker.class);
@@ -58,7 +62,7 @@ final class SaveFileWorker implements java.lang.Runnable {
             BackupResponse.Builder resp = BackupResponse.newBuilder()
                     .setStartKey(ByteString.copyFrom(group.startKey()))
                     .setEndKey(ByteString.copyFrom(group.endKey()))
-                    .setApiVersion(APIVersion.forNumber(ctx.endpoint().apiVersion() - 1));
+                    .setApiVersion(ctx.endpoint().apiVersion() == 2 ? APIVersion.V2 : APIVersion.V1);
             try {
                 resp.addAllFiles(saveAll());
             } catch (Exception e) {

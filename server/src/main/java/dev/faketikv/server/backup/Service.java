@@ -43,18 +43,18 @@ public final class Service extends BackupGrpc.BackupImplBase {
     public void backup(BackupRequest request, StreamObserver<BackupResponse> observer) {
         ServerCallStreamObserver<BackupResponse> call = (ServerCallStreamObserver<BackupResponse>) observer;
         GrpcSink sink = new GrpcSink(call);
-        byte[] start = request.getStartKey().toByteArray();
-        byte[] end = request.getEndKey().toByteArray();
-        if (start.length > 0 && end.length > 0 && Arrays.compareUnsigned(start, end) > 0) {
-            call.onError(Status.INVALID_ARGUMENT.withDescription("start_key " + HexFormat.of().formatHex(start)
-                    + " is greater than end_key " + HexFormat.of().formatHex(end)).asRuntimeException());
-            return;
-        }
         Task task;
         try {
             task = Task.create(request, sink);
         } catch (InvalidCfException e) {
             call.onError(Status.UNKNOWN.withDescription(e.getMessage()).asRuntimeException());
+            return;
+        }
+        byte[] start = request.getStartKey().toByteArray();
+        byte[] end = request.getEndKey().toByteArray();
+        if (start.length > 0 && end.length > 0 && Arrays.compareUnsigned(start, end) > 0) {
+            call.onError(Status.INVALID_ARGUMENT.withDescription("start_key " + HexFormat.of().formatHex(start)
+                    + " is greater than end_key " + HexFormat.of().formatHex(end)).asRuntimeException());
             return;
         }
         try {

@@ -75,6 +75,12 @@ public final class TikvConfig {
         return List.of(raw.toString());
     }
 
+    private static List<String> s3Faults(Object raw) {
+        List<String> specs = stringList(raw);
+        dev.faketikv.server.storage.S3Faults.parse(specs);
+        return specs;
+    }
+
     private static final double CPU = cpuQuota();
 
     public static final ConfigKey<String> SERVER_ADDR = new ConfigKey<>("server.addr", String.class, "127.0.0.1:20160",
@@ -116,13 +122,20 @@ public final class TikvConfig {
     public static final ConfigKey<Boolean> CHECK_CLUSTER_ID = new ConfigKey<>("fake.check-cluster-id", Boolean.class, true,
             ConfigKey::toBool, v -> true, "", "answer ClusterIDError for a non-zero, different cluster_id (5.4 ignores it: false)");
     @SuppressWarnings({"unchecked", "rawtypes"})
+    public static final ConfigKey<List<String>> S3_FAULTS = new ConfigKey<>("fake.s3-faults", (Class) List.class, List.of(),
+            TikvConfig::s3Faults, v -> true, "", "injected S3 upload faults, e.g. [\"SlowDown*3\", \"stall=2s*1\", \"throttle=1MB\"]");
+    public static final ConfigKey<Duration> S3_RETRY_BASE_DELAY = new ConfigKey<>("fake.s3-retry-base-delay", Duration.class,
+            Duration.ofSeconds(1), ConfigKey::toDuration, v -> !v.isNegative(), "must be >= 0",
+            "first back-off of the S3 retry loop (TiKV: 1s, doubling to 32s)");
+    @SuppressWarnings({"unchecked", "rawtypes"})
     public static final ConfigKey<List<String>> SEED = new ConfigKey<>("fake.seed", (Class) List.class, List.of(),
             TikvConfig::stringList, v -> true, "", "seed specs applied to an empty data dir (see docs)");
 
     /** Every key, in documentation order. */
     public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, BACKGROUND_THREAD_COUNT, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
-            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID, SEED);
+            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
+            S3_FAULTS, S3_RETRY_BASE_DELAY, SEED);
 
     private static final Set<String> STRICT_SECTIONS = Set.of("backup", "backup.hadoop", "fake");
 

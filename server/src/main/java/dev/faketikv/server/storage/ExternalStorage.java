@@ -10,7 +10,7 @@ import java.io.InputStream;
  *
  * <p>Implementations are thread-safe: the save workers of one request write through one instance.
  */
-public interface ExternalStorage {
+public interface ExternalStorage extends AutoCloseable {
     /** The storage kind as TiKV labels it in metrics: {@code local}, {@code noop}, {@code s3}, ... */
     String name();
 
@@ -19,4 +19,8 @@ public interface ExternalStorage {
 
     /** Opens the object {@code name}. */
     InputStream read(String name) throws IOException;
+
+    /** Releases clients and connections; the request that created the storage is done with it. */
+    @Override
+    default void close() {}
 }

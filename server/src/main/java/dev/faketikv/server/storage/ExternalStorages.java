@@ -1,31 +1,73 @@
 package dev.faketikv.server.storage;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import org.tikv.kvproto.Brpb.Bucket;
+import org.tikv.kvproto.Brpb.CloudDynamic;
+import org.tikv.kvproto.Brpb.S3;
 import org.tikv.kvproto.Brpb.StorageBackend;
 
 /**
  * Builds the storage a request names: TiKV's {@code create_storage}
- * ({@code components/external_storage/export/src/export.rs}). {@code noop} and {@code local} are
- * served; an unset backend fails like TiKV's ("bad storage backend"); every other backend fails with a
- * message naming it as not supported by fake-tikv.
+ * ({@code components/external_storage/export/src/export.rs}). {@code noop}, {@code local}, {@code s3} and
+ * {@code cloud_dynamic} with provider {@code s3}/{@code aws} are served; an unset backend fails like
+ * TiKV's ("bad storage backend"); GCS, Azure Blob Storage, HDFS and other cloud providers fail with a
+ * message naming the backend as not supported by fake-tikv.
  */
 public final class ExternalStorages {
+    /** What S3 storage needs besides the request: part size, retry base delay, injected faults. */
+    public record Options(long s3MultiPartSize, Duration retryBaseDelay, S3Faults s3Faults) {
+        public static Options defaults() {
+            return new Options(5L << 20, Duration.ofSeconds(1), S3Faults.none());
+        }
+    }
+
     private ExternalStorages() {}
 
     public static ExternalStorage create(StorageBackend backend) throws StorageException {
+        return create(backend, Options.defaults());
+    }
+
+    public static ExternalStorage create(StorageBackend backend, Options options) throws StorageException {
         return switch (backend.getBackendCase()) {
             case NOOP -> new NoopStorage();
             case LOCAL -> {
                 String path = backend.getLocal().getPath();
                 if (path.isEmpty()) {
-                    throw new StorageException("InvalidInput", "local storage path is empty");
+                    // TiKV opens "" and gets ENOENT
+                    throw StorageException.os(2, "NotFound", "No such file or directory");
                 }
                 yield new LocalStorage(Path.of(path));
             }
-            case BACKEND_NOT_SET -> throw new StorageException("NotFound", "bad storage backend " + debugOf(backend));
+            case S3 -> new S3Storage(s3Config(backend.getS3()), options.s3MultiPartSize(), options.retryBaseDelay(), options.s3Faults());
+            case CLOUD_DYNAMIC -> {
+                CloudDynamic cd = backend.getCloudDynamic();
+                String provider = cd.getProviderName().toLowerCase(java.util.Locale.ROOT);
+                if (!provider.equals("s3") && !provider.equals("aws")) {
+                    throw new StorageException("Unsupported", "fake-tikv does not support the " + label(backend)
+                            + " storage backend (supported: noop, local, s3, cloud_dynamic with provider s3/aws)");
+                }
+                yield new S3Storage(s3Config(cd), options.s3MultiPartSize(), options.retryBaseDelay(), options.s3Faults());
+            }
+            case BACKEND_NOT_SET -> throw new StorageException("NotFound", "bad storage backend StorageBackend { backend: None }");
             default -> throw new StorageException("Unsupported", "fake-tikv does not support the "
-                    + label(backend) + " storage backend (supported: noop, local)");
+                    + label(backend) + " storage backend (supported: noop, local, s3)");
         };
+    }
+
+    static S3Storage.Config s3Config(S3 s3) {
+        return new S3Storage.Config(s3.getEndpoint(), s3.getRegion(), s3.getBucket(), s3.getPrefix(), s3.getStorageClass(),
+                s3.getSse(), s3.getSseKmsKeyId(), s3.getAcl(), s3.getAccessKey(), s3.getSecretAccessKey(), s3.getForcePathStyle());
+    }
+
+    /** {@code cloud_dynamic}: bucket fields, the rest from attrs (same names as {@code backup.S3}'s fields). */
+    static S3Storage.Config s3Config(CloudDynamic cd) {
+        Bucket b = cd.getBucket();
+        java.util.Map<String, String> a = cd.getAttrsMap();
+        return new S3Storage.Config(b.getEndpoint(), b.getRegion(), b.getBucket(), b.getPrefix(), b.getStorageClass(),
+                a.getOrDefault("sse", ""), a.getOrDefault("sse_kms_key_id", ""), a.getOrDefault("acl", ""),
+                a.getOrDefault("access_key", ""), a.getOrDefault("secret_access_key", ""),
+                Boolean.parseBoolean(a.getOrDefault("force_path_style", "false")));
     }
 
     /** The storage kind label of a backend (metric label and messages). */
@@ -40,9 +82,5 @@ public final class ExternalStorages {
             case AZURE_BLOB_STORAGE -> "azure_blob_storage";
             default -> "unset";
         };
-    }
-
-    private static String debugOf(StorageBackend backend) {
-        return "StorageBackend { backend: None }";
     }
 }

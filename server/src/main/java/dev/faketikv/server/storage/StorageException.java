@@ -11,15 +11,25 @@ import java.io.IOException;
 public class StorageException extends IOException {
     private static final long serialVersionUID = 1L;
     private final String kind;
+    private final int osCode;
 
     public StorageException(String kind, String message) {
-        super(message);
-        this.kind = kind;
+        this(kind, message, null);
     }
 
     public StorageException(String kind, String message, Throwable cause) {
+        this(kind, message, cause, 0);
+    }
+
+    private StorageException(String kind, String message, Throwable cause, int osCode) {
         super(message, cause);
         this.kind = kind;
+        this.osCode = osCode;
+    }
+
+    /** An OS error ({@code io::Error::from_raw_os_error}), e.g. code 2 NotFound "No such file or directory". */
+    public static StorageException os(int code, String kind, String message) {
+        return new StorageException(kind, message, null, code);
     }
 
     public String kind() {
@@ -28,6 +38,9 @@ public class StorageException extends IOException {
 
     /** The Rust Debug form of {@code Error::Io(io::Error::new(kind, message))}. */
     public String debug() {
+        if (osCode != 0) {
+            return "Io(Os { code: " + osCode + ", kind: " + kind + ", message: " + quote(getMessage()) + " })";
+        }
         return "Io(Custom { kind: " + kind + ", error: " + quote(getMessage()) + " })";
     }
 

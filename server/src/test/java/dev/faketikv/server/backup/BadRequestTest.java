@@ -99,15 +99,18 @@ class BadRequestTest {
 
     @Test
     void unsupportedBackendIsOneErrorResponseNamingIt() {
-        Brpb.StorageBackend s3 = Brpb.StorageBackend.newBuilder().setS3(Brpb.S3.newBuilder().setBucket("b")).build();
-        assertThat(client.backup(TestServers.txn(s3).build())).singleElement()
-                .satisfies(x -> assertThat(x.getError().getMsg()).contains("does not support the s3 storage backend"));
+        Brpb.StorageBackend hdfs = Brpb.StorageBackend.newBuilder().setHdfs(Brpb.HDFS.newBuilder().setRemote("hdfs://nn/x")).build();
+        assertThat(client.backup(TestServers.txn(hdfs).build())).singleElement()
+                .satisfies(x -> assertThat(x.getError().getMsg()).contains("does not support the hdfs storage backend"));
+        Brpb.StorageBackend azure = Brpb.StorageBackend.newBuilder().setAzureBlobStorage(Brpb.AzureBlobStorage.newBuilder().setBucket("c")).build();
+        assertThat(client.backup(TestServers.txn(azure).build())).singleElement()
+                .satisfies(x -> assertThat(x.getError().getMsg()).contains("azure_blob_storage"));
         Brpb.StorageBackend gcs = Brpb.StorageBackend.newBuilder().setGcs(Brpb.GCS.newBuilder().setBucket("b")).build();
         assertThat(client.backup(TestServers.txn(gcs).build())).singleElement()
                 .satisfies(x -> assertThat(x.getError().getMsg()).contains("gcs"));
         Brpb.StorageBackend emptyLocal = Brpb.StorageBackend.newBuilder().setLocal(Brpb.Local.newBuilder()).build();
         assertThat(client.backup(TestServers.txn(emptyLocal).build())).singleElement()
-                .satisfies(x -> assertThat(x.getError().getMsg()).contains("local storage path is empty"));
+                .satisfies(x -> assertThat(x.getError().getMsg()).isEqualTo("Io(Os { code: 2, kind: NotFound, message: \"No such file or directory\" })"));
     }
 
     @Test

@@ -47,6 +47,9 @@ class RegionErrorTest {
                     assertThat(pb.hasEpochNotMatch()).isTrue();
                     assertThat(pb.getEpochNotMatch().getCurrentRegions(0).getId()).isEqualTo(r.id());
                     assertThat(pb.getEpochNotMatch().getCurrentRegions(0).getRegionEpoch().getVersion()).isEqualTo(r.version());
+                    // one version behind: the one region split off to the left follows
+                    assertThat(pb.getEpochNotMatch().getCurrentRegionsCount()).isEqualTo(2);
+                    assertThat(pb.getEpochNotMatch().getCurrentRegions(1).getEndKey().toByteArray()).isEqualTo(r.startKey());
                     assertThat(pb.getMessage()).startsWith("EpochNotMatch current epoch of region " + r.id());
                     assertThat(e.label()).isEqualTo("epoch_not_match");
                 });
@@ -75,6 +78,7 @@ class RegionErrorTest {
                         assertThat(e.error().getNotLeader().getRegionId()).isEqualTo(r.id());
                         assertThat(e.error().getNotLeader().getLeader().getStoreId()).isEqualTo(2);
                         assertThat(e.label()).isEqualTo("not_leader");
+                        assertThat(e.error().getMessage()).endsWith("leader may Some(id: " + e.error().getNotLeader().getLeader().getId() + " store_id: 2)");
                     });
             // a backup from store 1 silently skips the region it no longer leads: 3 responses, a gap
             try (BackupClient client = new BackupClient(server.addr())) {

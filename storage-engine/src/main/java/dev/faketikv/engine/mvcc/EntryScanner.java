@@ -19,7 +19,8 @@ import java.util.List;
  *   <li>a lock that blocks a snapshot read at {@code backupTs} ({@link Lock#blocksRead}) ends the scan
  *       with {@link KeyLockedException};
  *   <li>otherwise the newest write with commit_ts &le; backupTs is considered; versions with commit_ts
- *       &le; {@code afterTs} produce nothing; {@code Lock}/{@code Rollback} records are skipped in favour of
+ *       &le; {@code afterTs} produce nothing; a version whose GC fence is at or before backupTs ends the key
+ *       with nothing; {@code Lock}/{@code Rollback} records are skipped in favour of
  *       the next older version; a {@code Put} is output (with its default-CF record when the value is not
  *       inline, {@link MvccException} "DefaultNotFound" if that record is missing); a {@code Delete} is output
  *       only when {@code outputDelete} (incremental backup).
@@ -54,7 +55,14 @@ public final class EntryScanner implements AutoCloseable {
         byte[] lower = start == null ? new byte[] {Keys.DATA_PREFIX} : Keys.dataKey(start);
         byte[] upper = end == null ? new byte[] {Keys.DATA_PREFIX + 1} : Keys.dataKey(end);
         this.writes = snapshot.iterator(Cf.WRITE, lower, upper);
-        this.locks = snapshot.iterator(Cf.LOCK, lower, upper);
+        EngineIterator lockIt;
+        try {
+            lockIt = snapshot.iterator(Cf.LOCK, lower, upper);
+        } catch (RuntimeException e) {
+            writes.close();
+            throw e;
+        }
+        this.locks = lockIt;
         writes.seek(lower);
         locks.seek(lower);
     }
@@ -125,12 +133,16 @@ public final class EntryScanner implements AutoCloseable {
             }
             byte[] value = writes.value();
             Write w = Write.parse(value);
+            if (!w.validAsLatestVersion(backupTs)) {
+                // a GC fence at or before the read ts: this key has no valid latest version
+                break;
+            }
             if (w.type() == WriteType.LOCK || w.type() == WriteType.ROLLBACK) {
                 writes.next();
                 stepped++;
                 continue;
             }
-            if (w.type() == WriteType.PUT && w.validAsLatestVersion(backupTs)) {
+            if (w.type() == WriteType.PUT) {
                 result = putEntry(userDataKey, key, value, w);
             } else if (w.type() == WriteType.DELETE && outputDelete) {
                 result = new TxnEntry(decodeRaw(userDataKey), key, value, null, null, new byte[0]);

@@ -124,6 +124,17 @@ public final class RegionMap {
         }
     }
 
+    /** The region ending where {@code r} starts, or null for the first region. */
+    public Region leftOf(Region r) {
+        rw.readLock().lock();
+        try {
+            Map.Entry<byte[], Region> e = r.startKey().length == 0 ? null : byStart.lowerEntry(r.startKey());
+            return e == null ? null : e.getValue();
+        } finally {
+            rw.readLock().unlock();
+        }
+    }
+
     /**
      * Up to {@code limit} regions in key order, starting with the one that contains {@code from}
      * (null or empty = the first region), like {@code RegionInfoAccessor::seek_region}.

@@ -134,4 +134,21 @@ class EntryScannerTest {
         assertThat(keysAndValues(scan(null, null, 1000, 0))).containsExactly("a=a40", "b=b1");
         assertThat(keysAndValues(scan(null, null, 205, 0))).containsExactly("a=a20", "b=b1");
     }
+
+    @Test
+    void aGcFenceEndsTheKeyWhateverTheRecordType() {
+        write(w -> w.put(k("a"), k("a1"), 10, 11)
+                .write(k("a"), new Write(WriteType.ROLLBACK, 21, null, false, 25), 21)
+                .put(k("b"), k("b1"), 10, 11)
+                .write(k("b"), new Write(WriteType.DELETE, 30, null, false, 35), 31)
+                .put(k("c"), k("c1"), 10, 11)
+                .write(k("c"), new Write(WriteType.PUT, 40, k("c2"), false, 200), 41));
+        // a: the rollback's fence (25) is before the read ts, so the older Put is not taken
+        // b: the fenced Delete yields nothing, even for an incremental backup
+        // c: a fence after the read ts does not matter
+        assertThat(keysAndValues(scan(null, null, 100, 0))).containsExactly("c=c2");
+        assertThat(keysAndValues(scan(null, null, 100, 5))).containsExactly("c=c2");
+        // before the fences, the keys read normally
+        assertThat(keysAndValues(scan(null, null, 22, 0))).containsExactly("a=a1", "b=b1", "c=c1");
+    }
 }
