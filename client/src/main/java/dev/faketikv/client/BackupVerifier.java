@@ -96,6 +96,16 @@ public final class BackupVerifier {
         if (defaultFile != null && writeFile == null) {
             groupProblems.add("a default file without a write file");
         }
+        if (defaultFile != null && writeFile != null) {
+            if (resp.getFilesList().indexOf(defaultFile) > resp.getFilesList().indexOf(writeFile)) {
+                groupProblems.add("the default file must be listed before the write file");
+            }
+            String dp = defaultFile.getName().replaceFirst("_default\\.sst$", "");
+            String wp = writeFile.getName().replaceFirst("_write\\.sst$", "");
+            if (!dp.equals(wp)) {
+                groupProblems.add("default and write files of one response do not share their name prefix");
+            }
+        }
         if (writeFile != null) {
             out.addAll(verifyTxnGroup(resp, defaultFile, writeFile));
         }
@@ -145,12 +155,13 @@ public final class BackupVerifier {
             long defaultsUsed = 0;
             for (; ws.valid(); ws.next()) {
                 byte[] key = ws.key();
+                if (key.length == 0 || key[0] != Keys.DATA_PREFIX) {
+                    wProblems.add("key without the 'z' data prefix");
+                    continue;
+                }
                 byte[] userDataKey = Keys.truncateTs(key);
                 byte[] raw = BytesCodec.decode(userDataKey, 1, userDataKey.length - 1);
                 long commitTs = Keys.decodeTs(key);
-                if (key[0] != Keys.DATA_PREFIX) {
-                    wProblems.add("key without the 'z' data prefix");
-                }
                 if (prevUser != null && Arrays.equals(prevUser, userDataKey)) {
                     wProblems.add("two versions of one key " + Keys.hex(raw));
                 }
@@ -273,6 +284,8 @@ public final class BackupVerifier {
             if (start.length != 0) {
                 problems.add("3-part name for a range with a start key");
             }
+        } else if (rawKv && start.length == 0) {
+            problems.add("a raw range unbounded at the start takes the 3-part name");
         } else if (!hash.equals(sha256Hex(start))) {
             problems.add("name's key hash is not sha256 of the range start");
         }
