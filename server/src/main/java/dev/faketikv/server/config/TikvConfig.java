@@ -72,7 +72,18 @@ public final class TikvConfig {
             }
             return List.copyOf(out);
         }
-        return List.of(raw.toString());
+        String text = raw.toString().trim();
+        if (text.startsWith("[")) {
+            // a JSON/TOML array of strings, as given on the command line: ["a","b"]
+            try {
+                List<String> out = new ArrayList<>();
+                new com.fasterxml.jackson.databind.ObjectMapper().readTree(text).forEach(n -> out.add(n.asText()));
+                return List.copyOf(out);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("not an array of strings: " + e.getMessage().lines().findFirst().orElse(""));
+            }
+        }
+        return List.of(text);
     }
 
     private static List<String> s3Faults(Object raw) {

@@ -124,4 +124,13 @@ class TikvConfigTest {
             assertThat(text).as(k.name()).contains(k.key());
         }
     }
+
+    @Test
+    void listKeysTakeAnArrayOnTheCommandLine() {
+        TikvConfig c = TikvConfig.defaults().with("fake.s3-faults", "[\"SlowDown*3\", \"stall=2s*1\"]");
+        assertThat(c.get(TikvConfig.S3_FAULTS)).containsExactly("SlowDown*3", "stall=2s*1");
+        assertThat(TikvConfig.defaults().with("fake.seed", "txn:rows=5,regions=2").get(TikvConfig.SEED)).containsExactly("txn:rows=5,regions=2");
+        assertThatThrownBy(() -> TikvConfig.defaults().with("fake.s3-faults", "[\"Gremlins\"]")).hasMessageContaining("unknown S3 fault 'Gremlins'");
+        assertThatThrownBy(() -> TikvConfig.defaults().with("fake.s3-faults", "[oops")).hasMessageContaining("fake.s3-faults");
+    }
 }
