@@ -9,6 +9,10 @@ import dev.faketikv.server.backup.Service;
 import dev.faketikv.server.backup.Task;
 import dev.faketikv.server.config.BackupConfig;
 import dev.faketikv.server.config.TikvConfig;
+import dev.faketikv.server.control.FailPoints;
+import dev.faketikv.server.control.FaultRules;
+import dev.faketikv.server.control.Faults;
+import dev.faketikv.server.control.Journal;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.status.StatusServer;
 import dev.faketikv.server.storage.ExternalStorages;
@@ -43,8 +47,11 @@ import org.slf4j.LoggerFactory;
 public final class FakeTikvServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FakeTikvServer.class);
 
-    private final TikvConfig config;
+    private volatile TikvConfig config;
     private final AtomicReference<BackupConfig> backupConfig;
+    private final Faults faults;
+    private final Journal journal;
+    private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private final Engine engine;
     private final RegionMap regions;
     private final BackupMetrics metrics;
@@ -61,6 +68,16 @@ public final class FakeTikvServer implements AutoCloseable {
         this.backupConfig = new AtomicReference<>(this.config.backup());
         long storeId = this.config.get(TikvConfig.STORE_ID);
         Path dataDir = Path.of(this.config.get(TikvConfig.DATA_DIR));
+        this.faults = new Faults(new FailPoints(), new FaultRules());
+        String rulesFile = this.config.get(TikvConfig.FAULTS_FILE);
+        if (!rulesFile.isEmpty()) {
+            try {
+                faults.rules().replace(java.nio.file.Files.readString(Path.of(rulesFile)));
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("cannot read fault rules " + rulesFile + ": " + e.getMessage());
+            }
+        }
+        this.journal = new Journal(storeId);
         this.engine = Engine.open(dataDir.resolve("db"));
         boolean ok = false;
         Worker bg = null;
@@ -80,13 +97,13 @@ public final class FakeTikvServer implements AutoCloseable {
             this.backupWorker = bg.lazyBuild("backup-endpoint");
             ep = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
                     this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
-                    dataDir.resolve("backup-scratch"), metrics, storages != null ? storages : defaultStorages());
+                    dataDir.resolve("backup-scratch"), metrics, storages != null ? storages : defaultStorages(), faults);
             this.endpoint = ep;
             ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config.get(TikvConfig.SERVER_ADDR));
-            srv = sb.addService(new Service(backupWorker.scheduler())).build().start();
+            srv = sb.addService(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests)).build().start();
             this.grpc = srv;
             backupWorker.start(endpoint);
-            this.status = new StatusServer(parse(this.config.get(TikvConfig.STATUS_ADDR)), metrics, this::statusJson);
+            this.status = new StatusServer(parse(this.config.get(TikvConfig.STATUS_ADDR)), this);
             ok = true;
         } finally {
             if (!ok) {
@@ -161,9 +178,30 @@ public final class FakeTikvServer implements AutoCloseable {
         return config;
     }
 
-    /** Applies new {@code [backup]} values; they take effect on the next request. */
-    public void updateBackupConfig(BackupConfig c) {
-        backupConfig.set(c);
+    /**
+     * Online config change, as TiKV's {@code POST /config}: only {@code backup.*} keys; every value is
+     * validated first and nothing changes when one is bad. New values take effect on the next request
+     * ({@code num-threads} resizes the {@code bkwkr} pool then); {@code io-thread-size} only at restart,
+     * as in TiKV.
+     */
+    public synchronized void updateConfig(java.util.Map<String, Object> changes) {
+        if (changes.isEmpty()) {
+            throw new dev.faketikv.server.config.ConfigException("no configuration change given");
+        }
+        TikvConfig next = config;
+        for (java.util.Map.Entry<String, Object> e : changes.entrySet()) {
+            if (TikvConfig.key(e.getKey()) == null) {
+                throw new dev.faketikv.server.config.ConfigException(e.getKey() + ": unknown configuration key");
+            }
+            if (!e.getKey().startsWith("backup.")) {
+                throw new dev.faketikv.server.config.ConfigException(e.getKey() + " can not be changed online (only backup.* can)");
+            }
+            next = next.with(e.getKey(), e.getValue());
+        }
+        next = next.adjusted();
+        config = next;
+        backupConfig.set(next.backup());
+        LOG.info("online config change: {}", changes);
     }
 
     public Engine engine() {
@@ -191,9 +229,40 @@ public final class FakeTikvServer implements AutoCloseable {
         return "fake-tikv ready: addr=" + addr() + " status=" + statusAddr() + " cluster-id=" + clusterId() + " store-id=" + storeId();
     }
 
-    private String statusJson() {
-        return "{\"store_id\":" + storeId() + ",\"cluster_id\":" + clusterId() + ",\"addr\":\"" + addr()
-                + "\",\"regions\":" + regions.size() + ",\"version\":\"5.4.0\"}\n";
+    /** What {@code GET /status} answers. */
+    public com.fasterxml.jackson.databind.node.ObjectNode statusNode() {
+        var o = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        o.put("store_id", storeId());
+        o.put("cluster_id", Long.toUnsignedString(clusterId()));
+        o.put("addr", addr());
+        o.put("status_addr", statusAddr());
+        o.put("regions", regions.size());
+        o.put("version", "5.4.0");
+        o.put("busy_workers", endpoint.busyWorkers());
+        return o;
+    }
+
+    public Faults faults() {
+        return faults;
+    }
+
+    /** Requests received so far (the last request number). */
+    public long requestCount() {
+        return requests.get();
+    }
+
+    /** Numbers the next request 1 again (fault rules match on request numbers). */
+    public void resetRequestNumbers() {
+        requests.set(0);
+    }
+
+    public Journal journal() {
+        return journal;
+    }
+
+    /** {@code http://host:port} of the status server. */
+    public String statusUrl() {
+        return "http://" + statusAddr();
     }
 
     public void awaitTermination() throws InterruptedException {

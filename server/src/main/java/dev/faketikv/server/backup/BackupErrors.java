@@ -70,8 +70,11 @@ public final class BackupErrors {
         if (e instanceof java.io.IOException io) {
             return StorageException.of(io).debug();
         }
-        if (e instanceof EncrypterException) {
+        if (e instanceof EncrypterException || e instanceof InjectedError) {
             return e.getMessage();
+        }
+        if (e instanceof dev.faketikv.server.control.FailPoints.FailPointPanic) {
+            return "Other(" + StorageException.quote(e.getMessage()) + ")";
         }
         if (e instanceof MvccException || e instanceof CodecException) {
             return "Txn(Error(Mvcc(Error(" + e.getMessage() + "))))";

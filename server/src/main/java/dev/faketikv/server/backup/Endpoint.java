@@ -69,6 +69,7 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
     private final Path scratchDir;
     private final BackupMetrics metrics;
     private final StorageFactory storages;
+    private final dev.faketikv.server.control.Faults faults;
     private final ControlThreadPool controlPool;
     private final ThreadPoolExecutor ioPool;
     private final SoftLimit softLimit;
@@ -76,6 +77,14 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
 
     public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
                     boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages) {
+        this(storeId, engine, regions, config, clusterId, checkClusterId, apiVersion, scratchDir, metrics, storages,
+                dev.faketikv.server.control.Faults.none());
+    }
+
+    public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
+                    boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages,
+                    dev.faketikv.server.control.Faults faults) {
+        this.faults = faults;
         this.storeId = storeId;
         this.engine = engine;
         this.regions = regions;
@@ -145,7 +154,12 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
 
     private void handleBackupTask(Task task) {
         long requested = task.request().getClusterId();
-        if (checkClusterId && requested != 0 && requested != clusterId) {
+        dev.faketikv.server.control.FaultRules.Rule rule = faults.rules().forRequest(new dev.faketikv.server.control.FaultRules.Site(
+                task.number(), storeId, task.isRawKv(), task.cf().cfName(), null, null, null));
+        if (rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.CLUSTER_ID_MISMATCH) {
+            requested = requested != 0 && requested != clusterId ? requested : clusterId + 1;
+        }
+        if ((checkClusterId || rule != null) && requested != 0 && requested != clusterId) {
             BackupErrors.Converted c = BackupErrors.clusterIdMismatch(clusterId, requested);
             countError(c.label());
             task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
@@ -171,7 +185,12 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         }
         controlPool.adjustWith(cfg.numThreads());
         Progress progress = new Progress(storeId, regions, task.startKey(), task.endKey(), task.isRawKv(), task.cf());
-        RequestContext ctx = new RequestContext(this, task, storage, cfg, progress);
+        dev.faketikv.server.storage.Limiter throttle = rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.THROTTLE
+                ? new dev.faketikv.server.storage.Limiter(rule.rate(), System::nanoTime) : null;
+        boolean holds = rule != null && (rule.action() == dev.faketikv.server.control.FaultRules.Action.DELAY
+                || rule.action() == dev.faketikv.server.control.FaultRules.Action.HANG
+                || rule.action() == dev.faketikv.server.control.FaultRules.Action.GRPC_STATUS);
+        RequestContext ctx = new RequestContext(this, task, storage, cfg, progress, throttle, holds ? rule : null);
         for (int i = 0; i < cfg.numThreads(); i++) {
             task.sink().retain();
             try {
@@ -259,6 +278,14 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
 
     int apiVersion() {
         return apiVersion;
+    }
+
+    org.tikv.kvproto.Kvrpcpb.APIVersion apiVersionPb() {
+        return apiVersion == 2 ? org.tikv.kvproto.Kvrpcpb.APIVersion.V2 : org.tikv.kvproto.Kvrpcpb.APIVersion.V1;
+    }
+
+    public dev.faketikv.server.control.Faults faults() {
+        return faults;
     }
 
     Path scratchDir() {

@@ -28,14 +28,76 @@ final class RequestContext {
     private final BackupConfig config;
     private final Progress progress;
     private final Semaphore saveSlots;
+    private final dev.faketikv.server.storage.Limiter throttle;
+    private final dev.faketikv.server.control.FaultRules.Rule hold;
+    private final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+    private final java.util.concurrent.atomic.AtomicBoolean holding = new java.util.concurrent.atomic.AtomicBoolean();
 
-    RequestContext(Endpoint endpoint, Task task, ExternalStorage storage, BackupConfig config, Progress progress) {
+    /**
+     * @param throttle an extra upload limit from a {@code throttle} fault rule, or null
+     * @param hold     a request-wide {@code delay}/{@code hang}/{@code grpc_status} rule to apply before any
+     *                 range is served, or null
+     */
+    RequestContext(Endpoint endpoint, Task task, ExternalStorage storage, BackupConfig config, Progress progress,
+                   dev.faketikv.server.storage.Limiter throttle, dev.faketikv.server.control.FaultRules.Rule hold) {
         this.endpoint = endpoint;
         this.task = task;
         this.storage = storage;
         this.config = config;
         this.progress = progress;
         this.saveSlots = new Semaphore(config.numThreads() + 1);
+        this.throttle = throttle;
+        this.hold = hold;
+        if (hold == null) {
+            held.countDown();
+        }
+    }
+
+    /**
+     * Applies the request-wide hold once (the first worker runs it, the others wait for it); false when
+     * it ended the call.
+     */
+    boolean passHold() {
+        if (hold == null) {
+            return true;
+        }
+        if (holding.compareAndSet(false, true)) {
+            try {
+                if (FaultInjector.holdRequest(this, hold)) {
+                    task.sink().cancel();
+                }
+            } finally {
+                held.countDown();
+            }
+        } else {
+            try {
+                held.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return !task.cancelled();
+    }
+
+    /** The upload stream: the request's rate limit, then a fault rule's throttle. */
+    java.io.InputStream limit(java.io.InputStream in) {
+        java.io.InputStream out = task.limiter().wrap(in, task::cancelled);
+        return throttle == null ? out : throttle.wrap(out, task::cancelled);
+    }
+
+    /** The response form of an engine-form range bound (raw user key for txn; null = empty). */
+    byte[] responseKey(byte[] engineKey) {
+        if (engineKey == null) {
+            return new byte[0];
+        }
+        if (task.isRawKv()) {
+            return engineKey;
+        }
+        try {
+            return BackupRange.toRaw(engineKey);
+        } catch (RuntimeException e) {
+            return engineKey;
+        }
     }
 
     Task task() {
@@ -62,8 +124,15 @@ final class RequestContext {
         return endpoint;
     }
 
+    /** The range's snapshot after the region checks, then the {@code backup_region} failpoint. */
     EngineSnapshot snapshot(BackupRange range) {
-        return endpoint.snapshot(range);
+        EngineSnapshot snap = endpoint.snapshot(range);
+        java.util.Optional<String> fp = endpoint.faults().failPoints().eval("backup_region");
+        if (fp.isPresent()) {
+            snap.close();
+            throw new InjectedError(fp.get());
+        }
+        return snap;
     }
 
     void checkCancelled() {

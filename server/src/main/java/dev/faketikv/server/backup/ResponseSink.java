@@ -26,6 +26,12 @@ public abstract class ResponseSink {
     /** Ends the stream with OK (called once, when the last holder releases). */
     protected abstract void complete();
 
+    /**
+     * Ends the call now with gRPC status {@code code} (a {@code io.grpc.Status.Code} name) and
+     * {@code description}, and cancels the request: a fault rule's {@code grpc_status}.
+     */
+    public abstract void fail(String code, String description);
+
     public final void retain() {
         if (refs.getAndIncrement() <= 0) {
             throw new IllegalStateException("sink already completed");

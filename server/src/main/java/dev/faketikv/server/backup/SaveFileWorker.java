@@ -20,7 +20,6 @@ import org.slf4j.LoggerFactory;
 import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Brpb.BackupResponse;
 import org.tikv.kvproto.Brpb.CipherInfo;
-import org.tikv.kvproto.Kvrpcpb.APIVersion;
 
 /**
  * Saves one file group and sends its response: the body of TiKV's {@code save_backup_file_worker}
@@ -62,7 +61,7 @@ final class SaveFileWorker implements java.lang.Runnable {
             BackupResponse.Builder resp = BackupResponse.newBuilder()
                     .setStartKey(ByteString.copyFrom(group.startKey()))
                     .setEndKey(ByteString.copyFrom(group.endKey()))
-                    .setApiVersion(ctx.endpoint().apiVersion() == 2 ? APIVersion.V2 : APIVersion.V1);
+                    .setApiVersion(ctx.endpoint().apiVersionPb());
             try {
                 resp.addAllFiles(saveAll());
             } catch (Exception e) {
@@ -82,9 +81,18 @@ final class SaveFileWorker implements java.lang.Runnable {
     }
 
     private List<Brpb.File> saveAll() throws IOException, EncrypterException {
+        var failPoints = ctx.endpoint().faults().failPoints();
+        java.util.Optional<String> before = failPoints.eval("backup_before_save");
+        if (before.isPresent()) {
+            throw new InjectedError(before.get());
+        }
         List<Brpb.File> files = new ArrayList<>(group.files().size());
         for (BuiltFile f : group.files()) {
             files.add(save(f));
+        }
+        java.util.Optional<String> after = failPoints.eval("backup_after_save");
+        if (after.isPresent()) {
+            throw new InjectedError(after.get());
         }
         return files;
     }
@@ -102,7 +110,7 @@ final class SaveFileWorker implements java.lang.Runnable {
         try (InputStream raw = Files.newInputStream(f.path());
              InputStream encrypted = encrypter(raw, ctx.task().cipher(), iv);
              InputStream digested = new DigestInputStream(encrypted, sha)) {
-            ctx.storage().write(name, ctx.task().limiter().wrap(digested, ctx.task()::cancelled), f.size());
+            ctx.storage().write(name, ctx.limit(digested), f.size());
         }
         ctx.metrics().observeFile(f.cf(), f.size(), f.totalKvs(), f.totalBytes(), ctx.storage().name());
         return Brpb.File.newBuilder()

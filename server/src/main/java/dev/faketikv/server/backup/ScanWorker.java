@@ -48,7 +48,7 @@ final class ScanWorker implements java.lang.Runnable {
 
     /** One batch; true when the worker should run again. */
     private boolean turn() {
-        if (ctx.task().cancelled()) {
+        if (ctx.task().cancelled() || !ctx.passHold()) {
             LOG.info("backup task has canceled");
             return false;
         }
@@ -72,6 +72,9 @@ final class ScanWorker implements java.lang.Runnable {
                     return false;
                 }
                 try {
+                    if (FaultInjector.beforeRange(ctx, range)) {
+                        continue;
+                    }
                     range.backup(ctx);
                 } catch (CancelledException e) {
                     LOG.info("backup task has canceled");

@@ -8,6 +8,9 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
 import java.util.HexFormat;
+import dev.faketikv.server.control.FailPoints;
+import dev.faketikv.server.control.Journal;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tikv.kvproto.BackupGrpc;
@@ -34,45 +37,73 @@ public final class Service extends BackupGrpc.BackupImplBase {
     private static final Logger LOG = LoggerFactory.getLogger(Service.class);
 
     private final Scheduler<Task> scheduler;
+    private final Journal journal;
+    private final FailPoints failPoints;
+    private final AtomicLong requests;
 
-    public Service(Scheduler<Task> scheduler) {
+    /**
+     * @param requests numbers the requests (1-based) for fault rules and the journal; shared so a test
+     *                 harness can restart the count
+     */
+    public Service(Scheduler<Task> scheduler, Journal journal, FailPoints failPoints, AtomicLong requests) {
         this.scheduler = scheduler;
+        this.journal = journal;
+        this.failPoints = failPoints;
+        this.requests = requests;
     }
 
     @Override
     public void backup(BackupRequest request, StreamObserver<BackupResponse> observer) {
         ServerCallStreamObserver<BackupResponse> call = (ServerCallStreamObserver<BackupResponse>) observer;
-        GrpcSink sink = new GrpcSink(call);
+        long number = requests.incrementAndGet();
+        journal.request(number, request);
+        GrpcSink sink = new GrpcSink(call, number, journal, failPoints);
         Task task;
         try {
-            task = Task.create(request, sink);
+            task = Task.create(request, sink, number);
         } catch (InvalidCfException e) {
-            call.onError(Status.UNKNOWN.withDescription(e.getMessage()).asRuntimeException());
+            sink.fail("UNKNOWN", e.getMessage());
             return;
         }
         byte[] start = request.getStartKey().toByteArray();
         byte[] end = request.getEndKey().toByteArray();
         if (start.length > 0 && end.length > 0 && Arrays.compareUnsigned(start, end) > 0) {
-            call.onError(Status.INVALID_ARGUMENT.withDescription("start_key " + HexFormat.of().formatHex(start)
-                    + " is greater than end_key " + HexFormat.of().formatHex(end)).asRuntimeException());
+            sink.fail("INVALID_ARGUMENT", "start_key " + HexFormat.of().formatHex(start)
+                    + " is greater than end_key " + HexFormat.of().formatHex(end));
             return;
         }
         try {
             scheduler.schedule(task);
         } catch (ScheduleException e) {
-            call.onError(Status.INVALID_ARGUMENT.withDescription(e.debug()).asRuntimeException());
+            sink.fail("INVALID_ARGUMENT", e.debug());
         }
     }
 
-    /** Forwards responses into the call; remembers a client that went away. */
+    /**
+     * Forwards responses into the call, records them in the journal, evaluates the
+     * {@code backup_before_response} failpoint, and remembers a client that went away.
+     */
     private static final class GrpcSink extends ResponseSink {
         private final ServerCallStreamObserver<BackupResponse> call;
+        private final long number;
+        private final Journal journal;
+        private final FailPoints failPoints;
+        private boolean ended;
 
-        GrpcSink(ServerCallStreamObserver<BackupResponse> call) {
+        GrpcSink(ServerCallStreamObserver<BackupResponse> call, long number, Journal journal, FailPoints failPoints) {
             this.call = call;
+            this.number = number;
+            this.journal = journal;
+            this.failPoints = failPoints;
             call.setOnCancelHandler(() -> {
                 LOG.info("backup canceled");
                 cancel();
+                synchronized (this) {
+                    if (!ended) {
+                        ended = true;
+                        journal.end(number, "CANCELLED by client");
+                    }
+                }
             });
         }
 
@@ -81,9 +112,18 @@ public final class Service extends BackupGrpc.BackupImplBase {
             if (cancelled()) {
                 return false;
             }
+            BackupResponse out = response;
+            java.util.Optional<String> injected = failPoints.eval("backup_before_response");
+            if (injected.isPresent()) {
+                out = BackupResponse.newBuilder().setError(org.tikv.kvproto.Brpb.Error.newBuilder().setMsg(injected.get())).build();
+            }
             synchronized (this) {
+                if (ended) {
+                    return false;
+                }
                 try {
-                    call.onNext(response);
+                    call.onNext(out);
+                    journal.response(number, out);
                     return true;
                 } catch (StatusRuntimeException | IllegalStateException e) {
                     cancel();
@@ -94,15 +134,34 @@ public final class Service extends BackupGrpc.BackupImplBase {
 
         @Override
         protected void complete() {
-            if (cancelled()) {
-                return;
-            }
             synchronized (this) {
+                if (ended || cancelled()) {
+                    return;
+                }
+                ended = true;
                 try {
                     call.onCompleted();
+                    journal.end(number, "OK");
                 } catch (StatusRuntimeException | IllegalStateException e) {
                     cancel();
                 }
+            }
+        }
+
+        @Override
+        public void fail(String code, String description) {
+            synchronized (this) {
+                cancel();
+                if (ended) {
+                    return;
+                }
+                ended = true;
+                try {
+                    call.onError(Status.fromCode(Status.Code.valueOf(code)).withDescription(description).asRuntimeException());
+                } catch (StatusRuntimeException | IllegalStateException e) {
+                    // the call is already gone
+                }
+                journal.end(number, code + ": " + description);
             }
         }
     }

@@ -26,9 +26,11 @@ public final class Task {
     private final CipherInfo cipher;
     private final Limiter limiter;
     private final ResponseSink sink;
+    private final long number;
 
-    private Task(BackupRequest request, Cf cf, ResponseSink sink) {
+    private Task(BackupRequest request, Cf cf, ResponseSink sink, long number) {
         this.request = request;
+        this.number = number;
         this.cf = cf;
         this.sink = sink;
         boolean raw = request.getIsRawKv();
@@ -46,9 +48,19 @@ public final class Task {
     }
 
     public static Task create(BackupRequest request, ResponseSink sink) throws InvalidCfException {
+        return create(request, sink, 0);
+    }
+
+    /** A task for the {@code number}-th request this store received (1-based; 0 = not numbered). */
+    public static Task create(BackupRequest request, ResponseSink sink, long number) throws InvalidCfException {
         String name = request.getCf().isEmpty() ? "default" : request.getCf();
         Cf cf = Cf.ofDataCf(name).orElseThrow(() -> new InvalidCfException(request.getCf()));
-        return new Task(request, cf, sink);
+        return new Task(request, cf, sink, number);
+    }
+
+    /** The request's number at this store (1-based), as fault rules and the journal count them. */
+    public long number() {
+        return number;
     }
 
     private static byte[] engineKey(byte[] key, boolean raw) {
@@ -114,7 +126,7 @@ public final class Task {
 
     @Override
     public String toString() {
-        return "BackupTask{start=" + hex(request.getStartKey().toByteArray()) + ", end=" + hex(request.getEndKey().toByteArray())
+        return "BackupTask{request=" + number + ", start=" + hex(request.getStartKey().toByteArray()) + ", end=" + hex(request.getEndKey().toByteArray())
                 + ", start_version=" + startVersion() + ", end_version=" + endVersion() + ", raw=" + isRawKv()
                 + ", cf=" + cf.cfName() + ", storage=" + dev.faketikv.server.storage.ExternalStorages.label(request.getStorageBackend())
                 + ", compression=" + compression.label() + ", rate_limit=" + request.getRateLimit() + "}";

@@ -24,6 +24,9 @@ final class ServerOptions {
     @Option(names = "--seed", description = "seed spec, repeatable, e.g. txn:rows=100000,regions=16 (applied once per data dir)")
     List<String> seeds = new ArrayList<>();
 
+    @Option(names = "--faults", description = "fault rules file (TOML), see config/faults/")
+    String faults;
+
     @Option(names = "--set", description = "any config key, repeatable, e.g. --set backup.num-threads=4")
     List<String> sets = new ArrayList<>();
 
@@ -34,6 +37,9 @@ final class ServerOptions {
         }
         if (statusAddr != null) {
             cfg = cfg.with(TikvConfig.STATUS_ADDR.name(), statusAddr);
+        }
+        if (faults != null) {
+            cfg = cfg.with(TikvConfig.FAULTS_FILE.name(), faults);
         }
         if (dataDir != null) {
             cfg = cfg.with(TikvConfig.DATA_DIR.name(), dataDir);

@@ -135,6 +135,8 @@ public final class TikvConfig {
     @SuppressWarnings({"unchecked", "rawtypes"})
     public static final ConfigKey<List<String>> S3_FAULTS = new ConfigKey<>("fake.s3-faults", (Class) List.class, List.of(),
             TikvConfig::s3Faults, v -> true, "", "injected S3 upload faults, e.g. [\"SlowDown*3\", \"stall=2s*1\", \"throttle=1MB\"]");
+    public static final ConfigKey<String> FAULTS_FILE = new ConfigKey<>("fake.faults", String.class, "",
+            Object::toString, s -> true, "", "fault rules file (TOML) loaded at start; see config/faults/");
     public static final ConfigKey<Duration> S3_RETRY_BASE_DELAY = new ConfigKey<>("fake.s3-retry-base-delay", Duration.class,
             Duration.ofSeconds(1), ConfigKey::toDuration, v -> !v.isNegative(), "must be >= 0",
             "first back-off of the S3 retry loop (TiKV: 1s, doubling to 32s)");
@@ -146,7 +148,7 @@ public final class TikvConfig {
     public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, BACKGROUND_THREAD_COUNT, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
             IO_THREAD_SIZE, S3_MULTI_PART_SIZE, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
-            S3_FAULTS, S3_RETRY_BASE_DELAY, SEED);
+            S3_FAULTS, S3_RETRY_BASE_DELAY, FAULTS_FILE, SEED);
 
     private static final Set<String> STRICT_SECTIONS = Set.of("backup", "backup.hadoop", "fake");
 

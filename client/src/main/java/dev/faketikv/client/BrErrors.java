@@ -1,0 +1,64 @@
+package dev.faketikv.client;
+
+import io.grpc.Status;
+import java.util.List;
+import java.util.Locale;
+import org.tikv.kvproto.Brpb;
+
+/**
+ * How BR classifies a {@code backup.Error} (pingcap/tidb {@code br/pkg/utils} backup error handling):
+ * kv and region errors are retried; {@code cluster_id_error} is fatal; a bare {@code msg} is matched
+ * case-insensitively: "io" and "notfound", "permissiondenied" or "context canceled" are fatal; the
+ * listed storage/transport phrases are retryable; anything else is retried until BR's per-store limit.
+ * Stateless.
+ */
+public final class BrErrors {
+    private static final List<String> RETRYABLE = List.of("server closed", "connection refused", "connection reset by peer",
+            "channel closed", "error trying to connect", "connection closed before message completed", "body write aborted",
+            "error during dispatch", "put object timeout", "timeout after", "internalerror",
+            "not read from or written to within the timeout period", "<code>requesttimeout</code>", "<code>invalidpart</code>",
+            "end of file before message length reached");
+
+    private BrErrors() {}
+
+    /** Retry the range, or give up on the backup. */
+    public enum Verdict { RETRY, GIVE_UP }
+
+    /** A verdict and BR's reason. */
+    public record Decision(Verdict verdict, String reason) {}
+
+    public static Decision classify(Brpb.Error e) {
+        if (e.hasKvError()) {
+            return new Decision(Verdict.RETRY, "retry on kv error");
+        }
+        if (e.hasRegionError()) {
+            return new Decision(Verdict.RETRY, "retry on region error");
+        }
+        if (e.hasClusterIdError()) {
+            return new Decision(Verdict.GIVE_UP, "cluster id mismatch");
+        }
+        String msg = e.getMsg().toLowerCase(Locale.ROOT);
+        if (msg.contains("io") && msg.contains("notfound")) {
+            return new Decision(Verdict.GIVE_UP, "File or directory not found on TiKV Node");
+        }
+        if (msg.contains("permissiondenied")) {
+            return new Decision(Verdict.GIVE_UP, "permission denied");
+        }
+        if (msg.contains("context canceled")) {
+            return new Decision(Verdict.GIVE_UP, "context canceled");
+        }
+        for (String r : RETRYABLE) {
+            if (msg.contains(r)) {
+                return new Decision(Verdict.RETRY, "retryable storage error");
+            }
+        }
+        return new Decision(Verdict.RETRY, "unknown error, retry until the per-store limit");
+    }
+
+    /** BR's backup loop retries a store on UNAVAILABLE (it re-dials); other statuses end that attempt as errors. */
+    public static Decision classify(Status status) {
+        return status.getCode() == Status.Code.UNAVAILABLE || status.getCode() == Status.Code.CANCELLED
+                ? new Decision(Verdict.RETRY, "retry on " + status.getCode())
+                : new Decision(Verdict.GIVE_UP, "gRPC " + status.getCode() + ": " + status.getDescription());
+    }
+}

@@ -1,0 +1,135 @@
+package dev.faketikv.server.backup;
+
+import com.google.protobuf.ByteString;
+import dev.faketikv.engine.mvcc.Lock;
+import dev.faketikv.engine.mvcc.LockType;
+import dev.faketikv.engine.region.Peer;
+import dev.faketikv.engine.region.Region;
+import dev.faketikv.server.control.FaultRules;
+import dev.faketikv.server.control.FaultRules.Rule;
+import java.util.Locale;
+import java.util.Optional;
+import org.tikv.kvproto.Brpb.BackupResponse;
+import org.tikv.kvproto.Errorpb;
+import org.tikv.kvproto.Metapb;
+
+/**
+ * Applies fault rules and the {@code backup_before_scan} failpoint to one region range, before a scan
+ * worker backs it up. A rule that answers the range (a region error, a lock, a storage error, a gRPC
+ * status) replaces the backup of that range; {@code delay} and {@code hang} only hold it back.
+ * Stateless; called on scan worker threads.
+ */
+final class FaultInjector {
+    private FaultInjector() {}
+
+    /** True when the range was answered (or the call ended) by a fault and must not be backed up. */
+    static boolean beforeRange(RequestContext ctx, BackupRange range) {
+        Optional<String> fp = ctx.endpoint().faults().failPoints().eval("backup_before_scan");
+        if (fp.isPresent()) {
+            ctx.sendError(new InjectedError(fp.get()));
+            return true;
+        }
+        FaultRules rules = ctx.endpoint().faults().rules();
+        if (rules.rules().isEmpty()) {
+            return false;
+        }
+        byte[] start = ctx.responseKey(range.startKey());
+        byte[] end = ctx.responseKey(range.endKey());
+        Rule r = rules.forRange(new FaultRules.Site(ctx.task().number(), ctx.endpoint().storeId(), ctx.task().isRawKv(),
+                ctx.task().cf().cfName(), range.region().id(), start, end));
+        if (r == null) {
+            return false;
+        }
+        return apply(ctx, r, range, start, end);
+    }
+
+    /** Applies a request-wide rule's delay or hang; true when the call was ended instead. */
+    static boolean holdRequest(RequestContext ctx, Rule r) {
+        return apply(ctx, r, null, null, null);
+    }
+
+    private static boolean apply(RequestContext ctx, Rule r, BackupRange range, byte[] start, byte[] end) {
+        switch (r.action()) {
+            case DELAY -> {
+                try {
+                    Thread.sleep(r.duration().toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return false;
+            }
+            case HANG -> {
+                ctx.endpoint().faults().rules().awaitRelease(r, ctx.task()::cancelled);
+                return false;
+            }
+            case GRPC_STATUS -> {
+                ctx.task().sink().fail(r.text("code", "UNAVAILABLE").toUpperCase(Locale.ROOT),
+                        r.text("message", "injected by fake-tikv fault rule " + r.name()));
+                return true;
+            }
+            case STORAGE_ERROR -> {
+                ctx.endpoint().countError("other");
+                ctx.task().sink().send(BackupResponse.newBuilder()
+                        .setError(org.tikv.kvproto.Brpb.Error.newBuilder().setMsg(r.text("message", "injected storage error")))
+                        .setStartKey(ByteString.copyFrom(start)).setEndKey(ByteString.copyFrom(end))
+                        .setApiVersion(ctx.endpoint().apiVersionPb()).build());
+                return true;
+            }
+            case KEY_LOCKED -> {
+                byte[] key = r.hex("lock-key") != null ? r.hex("lock-key") : start;
+                byte[] primary = r.hex("primary") != null ? r.hex("primary") : key;
+                long version = r.number("lock-version", Math.max(1, ctx.task().endVersion() - 1));
+                Lock lock = Lock.prewrite(LockType.PUT, primary, version, r.number("lock-ttl", 3000), null, 1);
+                ctx.sendError(new dev.faketikv.engine.mvcc.KeyLockedException(key, lock));
+                return true;
+            }
+            default -> {
+                ctx.sendError(regionError(r, range.region(), ctx.endpoint().storeId()));
+                return true;
+            }
+        }
+    }
+
+    private static RegionErrorException regionError(Rule r, Region region, long storeId) {
+        long id = region.id();
+        Errorpb.Error.Builder b = Errorpb.Error.newBuilder();
+        String label;
+        switch (r.action()) {
+            case NOT_LEADER -> {
+                long leaderStore = r.number("leader-store", 0);
+                Errorpb.NotLeader.Builder nl = Errorpb.NotLeader.newBuilder().setRegionId(id);
+                String may = "None";
+                if (leaderStore != 0) {
+                    Peer p = region.peerOn(leaderStore);
+                    long peerId = p != null ? p.id() : 0;
+                    nl.setLeader(Metapb.Peer.newBuilder().setId(peerId).setStoreId(leaderStore));
+                    may = "Some(id: " + peerId + " store_id: " + leaderStore + ")";
+                }
+                b.setMessage("peer is not leader for region " + id + ", leader may " + may).setNotLeader(nl);
+                label = "not_leader";
+            }
+            case EPOCH_NOT_MATCH -> {
+                b.setMessage("EpochNotMatch current epoch of region " + id + " is conf_ver: " + region.confVer() + " version: "
+                        + region.version() + ", but you sent conf_ver: " + region.confVer() + " version: " + region.version())
+                        .setEpochNotMatch(Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(Endpoint.toPb(region)));
+                label = "epoch_not_match";
+            }
+            case REGION_NOT_FOUND -> {
+                b.setMessage("region " + id + " not found").setRegionNotFound(Errorpb.RegionNotFound.newBuilder().setRegionId(id));
+                label = "region_not_found";
+            }
+            case SERVER_IS_BUSY -> {
+                String reason = r.text("reason", "injected by fake-tikv");
+                b.setMessage(reason).setServerIsBusy(Errorpb.ServerIsBusy.newBuilder().setReason(reason)
+                        .setBackoffMs(r.number("backoff-ms", 0)));
+                label = "server_is_busy";
+            }
+            case STALE_COMMAND -> {
+                b.setMessage("stale command").setStaleCommand(Errorpb.StaleCommand.getDefaultInstance());
+                label = "stale_command";
+            }
+            default -> throw new IllegalStateException("not a region error: " + r.action());
+        }
+        return new RegionErrorException(b.build(), label);
+    }
+}
