@@ -229,6 +229,14 @@ public final class FakeTikvServer implements AutoCloseable {
         return "fake-tikv ready: addr=" + addr() + " status=" + statusAddr() + " cluster-id=" + clusterId() + " store-id=" + storeId();
     }
 
+    /** The config as {@code GET /config} shows it: every key, with the addresses actually bound. */
+    public java.util.Map<String, Object> effectiveConfig() {
+        java.util.Map<String, Object> m = config.toMap();
+        m.put(TikvConfig.SERVER_ADDR.name(), addr());
+        m.put(TikvConfig.STATUS_ADDR.name(), statusAddr());
+        return m;
+    }
+
     /** What {@code GET /status} answers. */
     public com.fasterxml.jackson.databind.node.ObjectNode statusNode() {
         var o = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();

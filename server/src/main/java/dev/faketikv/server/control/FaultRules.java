@@ -215,7 +215,7 @@ public final class FaultRules {
 
     private final CopyOnWriteArrayList<Rule> rules = new CopyOnWriteArrayList<>();
 
-    /** Replaces every rule with those in {@code text} (TOML, or JSON when it starts with '[' or '{'). */
+    /** Replaces every rule with those in {@code text} (TOML {@code [[rule]]} tables, or a JSON array/object). */
     public void replace(String text) {
         List<Rule> parsed = parse(text);
         synchronized (this) {
@@ -340,7 +340,8 @@ public final class FaultRules {
         JsonNode root;
         String t = text.trim();
         try {
-            root = t.startsWith("[") || t.startsWith("{") ? new ObjectMapper().readTree(t) : new TomlMapper().readTree(t);
+            boolean json = t.startsWith("{") || t.matches("(?s)^\\[\\s*(\\{.*|\\])$");
+            root = json ? new ObjectMapper().readTree(t) : new TomlMapper().readTree(t);
         } catch (IOException e) {
             throw new IllegalArgumentException("cannot parse fault rules: " + e.getMessage().lines().findFirst().orElse(""));
         }

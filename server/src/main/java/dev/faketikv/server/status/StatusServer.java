@@ -116,7 +116,7 @@ public final class StatusServer implements AutoCloseable {
             }
             case "/config" -> {
                 if (method.equals("GET")) {
-                    json(ex, 200, OM.valueToTree(nested(server.config().toMap())));
+                    json(ex, 200, OM.valueToTree(nested(server.effectiveConfig())));
                 } else if (method.equals("POST")) {
                     Map<String, Object> changes = new LinkedHashMap<>();
                     JsonNode n = parse(body);
