@@ -122,6 +122,7 @@ public final class FakeTikv implements AutoCloseable {
         private String faults;
         private Path dataDir;
         private Path configFile;
+        private TikvConfig exact;
 
         public Builder seed(String spec) {
             seeds.add(spec);
@@ -150,12 +151,26 @@ public final class FakeTikv implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Uses {@code config} exactly as given (addresses, data dir and all) instead of the test-friendly
+         * defaults; seeds, settings and faults given here still apply. This is what {@code bin/fake-tikv} does.
+         */
+        public Builder config(TikvConfig config) {
+            this.exact = config;
+            return this;
+        }
+
         public FakeTikv start() throws IOException {
-            Path temp = dataDir == null ? Files.createTempDirectory("fake-tikv") : null;
-            TikvConfig c = configFile != null ? TikvConfig.load(configFile) : TikvConfig.defaults();
-            c = c.with(TikvConfig.SERVER_ADDR.name(), "127.0.0.1:0")
-                    .with(TikvConfig.STATUS_ADDR.name(), "127.0.0.1:0")
-                    .with(TikvConfig.DATA_DIR.name(), (dataDir != null ? dataDir : temp).toString());
+            Path temp = exact == null && dataDir == null ? Files.createTempDirectory("fake-tikv") : null;
+            TikvConfig c;
+            if (exact != null) {
+                c = exact;
+            } else {
+                c = configFile != null ? TikvConfig.load(configFile) : TikvConfig.defaults();
+                c = c.with(TikvConfig.SERVER_ADDR.name(), "127.0.0.1:0")
+                        .with(TikvConfig.STATUS_ADDR.name(), "127.0.0.1:0")
+                        .with(TikvConfig.DATA_DIR.name(), (dataDir != null ? dataDir : temp).toString());
+            }
             for (Map.Entry<String, Object> e : settings.entrySet()) {
                 c = c.with(e.getKey(), e.getValue());
             }

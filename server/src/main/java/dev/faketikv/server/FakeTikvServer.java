@@ -100,7 +100,8 @@ public final class FakeTikvServer implements AutoCloseable {
                     dataDir.resolve("backup-scratch"), metrics, storages != null ? storages : defaultStorages(), faults);
             this.endpoint = ep;
             ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config.get(TikvConfig.SERVER_ADDR));
-            srv = sb.addService(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests)).build().start();
+            srv = sb.addService(io.grpc.ServerInterceptors.intercept(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests),
+                    new dev.faketikv.server.metrics.GrpcMetricsInterceptor(metrics.registry()))).build().start();
             this.grpc = srv;
             backupWorker.start(endpoint);
             this.status = new StatusServer(parse(this.config.get(TikvConfig.STATUS_ADDR)), this);

@@ -59,7 +59,8 @@ class ServeProcessTest {
                     .contains("tikv_backup_range_duration_seconds_bucket{type=\"scan\"")
                     .contains("tikv_backup_scan_kv_count_total{cf=\"write\"} 500")
                     .contains("tikv_backup_thread_pool_size")
-                    .contains("tikv_backup_softlimit");
+                    .contains("tikv_backup_softlimit")
+                    .contains("fake_tikv_grpc_server_handled_total{code=\"OK\",method=\"backup.Backup/backup\"} 1.0");
             HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create("http://" + m.group(2) + "/status")).build(),
                     HttpResponse.BodyHandlers.ofString());
             var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(status.body());

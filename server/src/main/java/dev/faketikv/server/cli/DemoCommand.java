@@ -3,6 +3,7 @@ package dev.faketikv.server.cli;
 import dev.faketikv.client.BackupClient;
 import dev.faketikv.client.BackupCheck;
 import dev.faketikv.engine.gen.SeedSpec;
+import dev.faketikv.server.FakeTikv;
 import dev.faketikv.server.FakeTikvServer;
 import dev.faketikv.server.config.TikvConfig;
 import java.io.IOException;
@@ -52,7 +53,8 @@ final class DemoCommand implements Callable<Integer> {
         Path outDir = out.toAbsolutePath().normalize();
         try {
             long seedStart = System.nanoTime();
-            try (FakeTikvServer server = FakeTikvServer.start(options.build(base))) {
+            try (FakeTikv tikv = FakeTikv.builder().config(options.build(base)).start()) {
+                FakeTikvServer server = tikv.server();
                 o.printf("seeded %s in %.1f s%n", String.join(" + ", server.config().get(TikvConfig.SEED)),
                         (System.nanoTime() - seedStart) / 1e9);
                 o.println(server.readyLine());

@@ -1,6 +1,6 @@
 package dev.faketikv.server.cli;
 
-import dev.faketikv.server.FakeTikvServer;
+import dev.faketikv.server.FakeTikv;
 import dev.faketikv.server.config.ConfigException;
 import dev.faketikv.server.config.TikvConfig;
 import java.util.concurrent.Callable;
@@ -26,19 +26,19 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("fake-tikv: invalid configuration: " + e.getMessage());
             return 2;
         }
-        FakeTikvServer server;
+        FakeTikv tikv;
         try {
-            server = FakeTikvServer.start(cfg);
-        } catch (IllegalArgumentException e) {
+            tikv = FakeTikv.builder().config(cfg).start();
+        } catch (IllegalArgumentException | ConfigException e) {
             System.err.println("fake-tikv: " + e.getMessage());
             return 2;
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
+            tikv.close();
             stopped.countDown();
         }, "shutdown"));
-        System.out.println(server.readyLine());
+        System.out.println(tikv.server().readyLine());
         System.out.flush();
         stopped.await();
         return 0;
