@@ -19,12 +19,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code fake-tikv-bench quick}: seeds a store, backs it up over real gRPC on loopback to noop storage
- * {@code --reps} times, runs the engine-only {@link Baseline} on the same data with the same thread count,
- * and prints both with their ratio. The full sweep (grids, charts, concurrency, region counts) is the
- * bench issue's work.
+ * {@code fake-tikv-bench}: load tests of the backup endpoint, each measured beside the machine's limit.
+ * {@code quick} (one cell), {@code sweep} (the grid, with charts), {@code concurrent}, {@code regions},
+ * {@code realistic} (the tikv-realistic profile), {@code first-response}, {@code memory}. Results go to
+ * {@code bench/results/<command>/} as Markdown, CSV and PNG.
  */
-@Command(name = "fake-tikv-bench", mixinStandardHelpOptions = true, subcommands = {BenchMain.Quick.class})
+@Command(name = "fake-tikv-bench", mixinStandardHelpOptions = true, subcommands = {BenchMain.Quick.class, Sweep.class, Concurrent.class, Regions.class, Realistic.class,
+        FirstResponse.class, Memory.class})
 public final class BenchMain implements Runnable {
     public static void main(String[] args) {
         System.exit(new CommandLine(new BenchMain()).execute(args));

@@ -22,4 +22,18 @@ class QuickBenchSmokeTest {
         assertThat(out).containsPattern("backup\\s+1\\s+3000 ");
         assertThat(out).containsPattern("baseline\\s+1\\s+3000 ");
     }
+
+    @Test
+    void sweepSmokeWritesTablesAndCharts(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) throws Exception {
+        Sweep sweep = new Sweep();
+        sweep.smoke = true;
+        sweep.out = out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        assertThat(sweep.run(new PrintStream(buf, true, StandardCharsets.UTF_8))).isZero();
+        assertThat(out.resolve("sweep.md")).exists();
+        assertThat(java.nio.file.Files.readAllLines(out.resolve("sweep.csv"))).hasSize(1 + 2 * 2); // header + 2 threads x 2 storages
+        assertThat(out.resolve("throughput.png")).isNotEmptyFile();
+        assertThat(out.resolve("ratio.png")).isNotEmptyFile();
+        assertThat(buf.toString(StandardCharsets.UTF_8)).contains("ratio");
+    }
 }

@@ -97,7 +97,8 @@ public final class FakeTikvServer implements AutoCloseable {
             this.backupWorker = bg.lazyBuild("backup-endpoint");
             ep = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
                     this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
-                    dataDir.resolve("backup-scratch"), metrics, storages != null ? storages : defaultStorages(), faults);
+                    dataDir.resolve("backup-scratch"), metrics, storages != null ? storages : defaultStorages(), faults,
+                    this.config.get(TikvConfig.SCAN_RATE_PER_THREAD));
             this.endpoint = ep;
             ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config.get(TikvConfig.SERVER_ADDR));
             srv = sb.addService(io.grpc.ServerInterceptors.intercept(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests),

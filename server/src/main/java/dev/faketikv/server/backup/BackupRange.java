@@ -71,7 +71,9 @@ public record BackupRange(byte[] startKey, byte[] endKey, Region region, Peer le
                         groupStart = splitKey;
                         prefix = ctx.fileNamePrefix(this, groupStart);
                     }
+                    long before = writer.totalBytes();
                     writer.write(batch, true);
+                    ctx.endpoint().throttleScan(writer.totalBytes() - before, ctx.task()::cancelled);
                 }
                 ctx.save(new FileGroup(prefix, writer.finish(), groupStart, rangeEnd,
                         ctx.task().startVersion(), ctx.task().endVersion(), false));
@@ -96,13 +98,20 @@ public record BackupRange(byte[] startKey, byte[] endKey, Region region, Peer le
                  EngineIterator it = snap.iterator(cf, Keys.dataKey(start),
                          endKey == null ? new byte[] {Keys.DATA_PREFIX + 1} : Keys.dataKey(endKey))) {
                 int inBatch = 0;
+                long batchBytes = 0;
                 for (it.seek(Keys.dataKey(start)); it.valid(); it.next()) {
-                    writer.write(it.key(), it.value());
+                    byte[] k = it.key();
+                    byte[] v = it.value();
+                    writer.write(k, v);
+                    batchBytes += k.length - 1 + v.length;
                     if (++inBatch == BATCH_LIMIT) {
                         inBatch = 0;
                         ctx.checkCancelled();
+                        ctx.endpoint().throttleScan(batchBytes, ctx.task()::cancelled);
+                        batchBytes = 0;
                     }
                 }
+                ctx.endpoint().throttleScan(batchBytes, ctx.task()::cancelled);
                 it.checkStatus();
                 ctx.checkCancelled();
                 ctx.save(new FileGroup(prefix, writer.finish(), start, end, 0, 0, true));

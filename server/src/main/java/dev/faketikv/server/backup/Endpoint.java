@@ -74,6 +74,8 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
     private final ThreadPoolExecutor ioPool;
     private final SoftLimit softLimit;
     private final AtomicLong scratchSeq = new AtomicLong();
+    private final long scanRatePerThread;
+    private final ThreadLocal<dev.faketikv.server.storage.Limiter> scanLimiter;
 
     public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
                     boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages) {
@@ -84,7 +86,19 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
     public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
                     boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages,
                     dev.faketikv.server.control.Faults faults) {
+        this(storeId, engine, regions, config, clusterId, checkClusterId, apiVersion, scratchDir, metrics, storages, faults, 0);
+    }
+
+    /**
+     * @param scanRatePerThread cap on logical KV bytes/s per scan thread ({@code fake.scan-rate-per-thread};
+     *                          0 = unlimited), to make a load test behave like a real TiKV node
+     */
+    public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
+                    boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages,
+                    dev.faketikv.server.control.Faults faults, long scanRatePerThread) {
         this.faults = faults;
+        this.scanRatePerThread = scanRatePerThread;
+        this.scanLimiter = ThreadLocal.withInitial(() -> new dev.faketikv.server.storage.Limiter(scanRatePerThread, System::nanoTime));
         this.storeId = storeId;
         this.engine = engine;
         this.regions = regions;
@@ -290,6 +304,23 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
 
     Path scratchDir() {
         return scratchDir;
+    }
+
+    /** Holds the calling scan thread back to {@code fake.scan-rate-per-thread} after it produced {@code bytes}. */
+    void throttleScan(long bytes, java.util.function.BooleanSupplier cancelled) {
+        if (scanRatePerThread <= 0 || bytes <= 0) {
+            return;
+        }
+        long waitNs = scanLimiter.get().consume(bytes);
+        long until = System.nanoTime() + waitNs;
+        for (long left = waitNs; left > 0 && !cancelled.getAsBoolean(); left = until - System.nanoTime()) {
+            try {
+                Thread.sleep(Math.min(left, 100_000_000L) / 1_000_000, (int) (Math.min(left, 100_000_000L) % 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     String nextScratchStem() {
