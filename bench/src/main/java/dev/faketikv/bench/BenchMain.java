@@ -69,6 +69,7 @@ public final class BenchMain implements Runnable {
                 try (FakeTikvServer server = FakeTikvServer.start(cfg);
                      BackupClient client = new BackupClient(server.addr())) {
                     server.engine().flush();
+                    server.engine().compact();
                     o.printf(Locale.ROOT, "seed %s: %.1f s; %s cores, %s%n", seed, (System.nanoTime() - s0) / 1e9,
                             Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
                     long backupTs = System.currentTimeMillis() << 18;

@@ -46,6 +46,7 @@ final class Concurrent implements Callable<Integer> {
         Report table = new Report(List.of("clients", "total MB/s", "wall s", "slowest MB/s", "fastest MB/s", "jain", "max first ms"));
         Map<String, List<double[]>> chart = Report.series();
         try (Store store = new Store(o, seed, Map.of("backup.num-threads", threads))) {
+            Run.measure(store.client, store.request("lz4", "noop", null)); // warm-up
             for (int k : clients) {
                 List<BackupRequest> reqs = new ArrayList<>();
                 for (int i = 0; i < k; i++) {

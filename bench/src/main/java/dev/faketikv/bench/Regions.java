@@ -40,6 +40,7 @@ final class Regions implements Callable<Integer> {
         for (int n : counts) {
             String seed = "txn:rows=" + ((long) n * rowsPerRegion) + ",regions=" + n + ",value-size=64,seed=1";
             try (Store store = new Store(o, seed, Map.of("backup.num-threads", threads))) {
+                Run.measure(store.client, store.request("lz4", "noop", null)); // warm-up
                 Run best = null;
                 for (int rep = 0; rep < reps; rep++) {
                     Run r = Run.measure(store.client, store.request("lz4", "noop", null));

@@ -179,6 +179,10 @@ public final class FakeTikv implements AutoCloseable {
                 all.addAll(seeds);
                 c = c.with(TikvConfig.SEED.name(), all);
             }
+            String initial = faults;
+            if (initial == null && !c.get(TikvConfig.FAULTS_FILE).isEmpty()) {
+                initial = Files.readString(Path.of(c.get(TikvConfig.FAULTS_FILE)));
+            }
             FakeTikvServer server = FakeTikvServer.start(c);
             if (faults != null) {
                 try {
@@ -188,7 +192,7 @@ public final class FakeTikv implements AutoCloseable {
                     throw e;
                 }
             }
-            return new FakeTikv(server, temp, faults);
+            return new FakeTikv(server, temp, initial);
         }
     }
 }

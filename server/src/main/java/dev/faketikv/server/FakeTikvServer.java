@@ -97,7 +97,8 @@ public final class FakeTikvServer implements AutoCloseable {
             this.backupWorker = bg.lazyBuild("backup-endpoint");
             ep = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
                     this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
-                    dataDir.resolve("backup-scratch"), metrics, storages != null ? storages : defaultStorages(), faults,
+                    this.config.get(TikvConfig.SCRATCH_DIR).isEmpty() ? dataDir.resolve("backup-scratch")
+                            : Path.of(this.config.get(TikvConfig.SCRATCH_DIR)), metrics, storages != null ? storages : defaultStorages(), faults,
                     this.config.get(TikvConfig.SCAN_RATE_PER_THREAD));
             this.endpoint = ep;
             ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config.get(TikvConfig.SERVER_ADDR));
@@ -285,6 +286,9 @@ public final class FakeTikvServer implements AutoCloseable {
             return;
         }
         closed = true;
+        // lift every pause and hang first, so no worker waits on the control plane while we stop
+        faults.failPoints().clear();
+        faults.rules().clear();
         grpc.shutdown();
         try {
             if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {

@@ -156,11 +156,15 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         });
         try {
             handleBackupTask(task);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             LOG.error("error during backup: {}", task, e);
-            BackupErrors.Converted c = BackupErrors.convert(e);
-            countError(c.label());
-            task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
+            try {
+                BackupErrors.Converted c = BackupErrors.convert(e);
+                countError(c.label());
+                task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
+            } catch (Throwable again) {
+                task.sink().fail("UNAVAILABLE", "fake-tikv failed: " + again);
+            }
         } finally {
             task.sink().release();
         }
@@ -173,7 +177,8 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         if (rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.CLUSTER_ID_MISMATCH) {
             requested = requested != 0 && requested != clusterId ? requested : clusterId + 1;
         }
-        if ((checkClusterId || rule != null) && requested != 0 && requested != clusterId) {
+        boolean injected = rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.CLUSTER_ID_MISMATCH;
+        if ((checkClusterId || injected) && requested != 0 && requested != clusterId) {
             BackupErrors.Converted c = BackupErrors.clusterIdMismatch(clusterId, requested);
             countError(c.label());
             task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());

@@ -24,7 +24,7 @@ final class FaultInjector {
 
     /** True when the range was answered (or the call ended) by a fault and must not be backed up. */
     static boolean beforeRange(RequestContext ctx, BackupRange range) {
-        Optional<String> fp = ctx.endpoint().faults().failPoints().eval("backup_before_scan");
+        Optional<String> fp = ctx.endpoint().faults().failPoints().eval("backup_before_scan", ctx.task()::cancelled);
         if (fp.isPresent()) {
             ctx.sendError(new InjectedError(fp.get()));
             return true;
@@ -51,11 +51,7 @@ final class FaultInjector {
     private static boolean apply(RequestContext ctx, Rule r, BackupRange range, byte[] start, byte[] end) {
         switch (r.action()) {
             case DELAY -> {
-                try {
-                    Thread.sleep(r.duration().toMillis());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+                dev.faketikv.server.control.FailPoints.sleep(r.duration().toMillis(), ctx.task()::cancelled);
                 return false;
             }
             case HANG -> {

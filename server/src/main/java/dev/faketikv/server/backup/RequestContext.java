@@ -127,7 +127,7 @@ final class RequestContext {
     /** The range's snapshot after the region checks, then the {@code backup_region} failpoint. */
     EngineSnapshot snapshot(BackupRange range) {
         EngineSnapshot snap = endpoint.snapshot(range);
-        java.util.Optional<String> fp = endpoint.faults().failPoints().eval("backup_region");
+        java.util.Optional<String> fp = endpoint.faults().failPoints().eval("backup_region", task::cancelled);
         if (fp.isPresent()) {
             snap.close();
             throw new InjectedError(fp.get());
@@ -197,6 +197,11 @@ final class RequestContext {
 
     /** Sends a response carrying only {@code error} (a scan failure). */
     void sendError(Throwable e) {
+        if (e instanceof dev.faketikv.server.control.FailPoints.FailPointPanic) {
+            // TiKV would crash here: the client sees the connection go away
+            task.sink().fail("UNAVAILABLE", e.getMessage());
+            return;
+        }
         BackupErrors.Converted c = BackupErrors.convert(e);
         endpoint.countError(c.label());
         task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());

@@ -64,6 +64,8 @@ final class SaveFileWorker implements java.lang.Runnable {
                     .setApiVersion(ctx.endpoint().apiVersionPb());
             try {
                 resp.addAllFiles(saveAll());
+            } catch (dev.faketikv.server.control.FailPoints.FailPointPanic e) {
+                throw e;
             } catch (Exception e) {
                 LOG.warn("backup save file failed: {}", e.toString());
                 BackupErrors.Converted c = BackupErrors.convert(e);
@@ -74,6 +76,9 @@ final class SaveFileWorker implements java.lang.Runnable {
             if (!ctx.task().sink().send(resp.build())) {
                 LOG.warn("backup failed to send response, the client is gone");
             }
+        } catch (Throwable e) {
+            LOG.error("save worker failed", e);
+            ctx.task().sink().fail("UNAVAILABLE", "fake-tikv failed: " + e);
         } finally {
             RequestContext.deleteFiles(group);
             ctx.saved();
@@ -82,7 +87,7 @@ final class SaveFileWorker implements java.lang.Runnable {
 
     private List<Brpb.File> saveAll() throws IOException, EncrypterException {
         var failPoints = ctx.endpoint().faults().failPoints();
-        java.util.Optional<String> before = failPoints.eval("backup_before_save");
+        java.util.Optional<String> before = failPoints.eval("backup_before_save", ctx.task()::cancelled);
         if (before.isPresent()) {
             throw new InjectedError(before.get());
         }
@@ -90,7 +95,7 @@ final class SaveFileWorker implements java.lang.Runnable {
         for (BuiltFile f : group.files()) {
             files.add(save(f));
         }
-        java.util.Optional<String> after = failPoints.eval("backup_after_save");
+        java.util.Optional<String> after = failPoints.eval("backup_after_save", ctx.task()::cancelled);
         if (after.isPresent()) {
             throw new InjectedError(after.get());
         }

@@ -29,9 +29,13 @@ final class ScanWorker implements java.lang.Runnable {
         boolean again = false;
         try {
             again = turn();
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             LOG.error("backup worker failed", e);
-            ctx.sendError(e);
+            try {
+                ctx.sendError(e);
+            } catch (Throwable sendFailed) {
+                ctx.task().sink().fail("UNAVAILABLE", "fake-tikv failed: " + sendFailed);
+            }
         } finally {
             if (again) {
                 try {

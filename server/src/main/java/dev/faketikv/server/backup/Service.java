@@ -113,7 +113,14 @@ public final class Service extends BackupGrpc.BackupImplBase {
                 return false;
             }
             BackupResponse out = response;
-            java.util.Optional<String> injected = failPoints.eval("backup_before_response");
+            java.util.Optional<String> injected;
+            try {
+                injected = failPoints.eval("backup_before_response", this::cancelled);
+            } catch (FailPoints.FailPointPanic e) {
+                // TiKV would crash: the client sees the connection go away
+                fail("UNAVAILABLE", e.getMessage());
+                return false;
+            }
             if (injected.isPresent()) {
                 out = BackupResponse.newBuilder().setError(org.tikv.kvproto.Brpb.Error.newBuilder().setMsg(injected.get())).build();
             }

@@ -112,6 +112,14 @@ public final class FailPoints {
      * a bare {@code return}), or empty when the failpoint is off, unset, or the task does not return.
      */
     public Optional<String> eval(String name) {
+        return eval(name, () -> false);
+    }
+
+    /**
+     * {@link #eval(String)} for a caller that may be cancelled: {@code sleep}/{@code delay} and {@code pause}
+     * end early once {@code cancelled} turns true (checked every 100 ms).
+     */
+    public Optional<String> eval(String name, java.util.function.BooleanSupplier cancelled) {
         Config c;
         synchronized (this) {
             c = points.get(name);
@@ -130,8 +138,8 @@ public final class FailPoints {
                 case "return" -> {
                     return Optional.of(t.arg() == null ? "" : t.arg());
                 }
-                case "sleep", "delay" -> sleep(Long.parseLong(t.arg().trim()));
-                case "pause" -> pause(name, c.version());
+                case "sleep", "delay" -> sleep(Long.parseLong(t.arg().trim()), cancelled);
+                case "pause" -> pause(name, c.version(), cancelled);
                 case "yield" -> Thread.yield();
                 case "print" -> LOG.info("failpoint {}: {}", name, t.arg() == null ? "" : t.arg());
                 case "panic" -> throw new FailPointPanic("failpoint " + name + " panic" + (t.arg() == null ? "" : ": " + t.arg()));
@@ -162,27 +170,38 @@ public final class FailPoints {
         }
     }
 
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** Blocks until {@code name} is set again (a newer version) or removed. */
-    private synchronized void pause(String name, long version) {
-        while (true) {
-            Config now = points.get(name);
-            if (now == null || now.version() != version) {
-                return;
-            }
+    /** Sleeps {@code ms} in slices, ending early when cancelled or interrupted. */
+    public static void sleep(long ms, java.util.function.BooleanSupplier cancelled) {
+        long until = System.nanoTime() + ms * 1_000_000L;
+        for (long left = ms; left > 0 && !cancelled.getAsBoolean(); left = (until - System.nanoTime()) / 1_000_000L) {
             try {
-                wait();
+                Thread.sleep(Math.min(left, 100));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return;
             }
         }
+    }
+
+    /** Blocks until {@code name} is set again (a newer version) or removed, or the caller is cancelled. */
+    private synchronized void pause(String name, long version, java.util.function.BooleanSupplier cancelled) {
+        while (!cancelled.getAsBoolean()) {
+            Config now = points.get(name);
+            if (now == null || now.version() != version) {
+                return;
+            }
+            try {
+                wait(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Removes every failpoint (wakes every paused thread). */
+    public synchronized void clear() {
+        points.clear();
+        notifyAll();
     }
 }

@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -58,7 +57,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *       {@code throttle} ({@code rate}, e.g. "1MB": bytes/s cap on the request's uploads).
  * </ul>
  *
- * Thread-safe: the rule list is replaced atomically; counters are atomic.
+ * Thread-safe: the rule list is an immutable list swapped atomically; counters are atomic. At request
+ * start only the first request-wide rule that fires applies.
  */
 public final class FaultRules {
     public enum Action {
@@ -213,22 +213,21 @@ public final class FaultRules {
     /** Where a rule is evaluated: a request, or one region range of it. */
     public record Site(long request, long store, boolean raw, String cf, Long region, byte[] start, byte[] end) {}
 
-    private final CopyOnWriteArrayList<Rule> rules = new CopyOnWriteArrayList<>();
+    private volatile List<Rule> rules = List.of();
 
     /** Replaces every rule with those in {@code text} (TOML {@code [[rule]]} tables, or a JSON array/object). */
     public void replace(String text) {
         List<Rule> parsed = parse(text);
         synchronized (this) {
             rules.forEach(r -> r.released = true);
-            rules.clear();
-            rules.addAll(parsed);
+            rules = List.copyOf(parsed);
             notifyAll();
         }
     }
 
     public synchronized void clear() {
         rules.forEach(r -> r.released = true);
-        rules.clear();
+        rules = List.of();
         notifyAll();
     }
 
@@ -237,7 +236,9 @@ public final class FaultRules {
         for (Rule r : rules) {
             if (r.name.equals(name)) {
                 r.released = true;
-                rules.remove(r);
+                List<Rule> next = new ArrayList<>(rules);
+                next.remove(r);
+                rules = List.copyOf(next);
                 notifyAll();
                 return true;
             }
@@ -259,7 +260,7 @@ public final class FaultRules {
     }
 
     public List<Rule> rules() {
-        return List.copyOf(rules);
+        return rules;
     }
 
     /** The first rule of a request-wide kind that fires for {@code site} (no region fields). */
@@ -400,6 +401,14 @@ public final class FaultRules {
                     m.hasNonNull("raw") ? m.get("raw").asBoolean() : null,
                     m.hasNonNull("cf") ? m.get("cf").asText() : null);
         }
+        boolean rangeOnly = switch (action) {
+            case NOT_LEADER, EPOCH_NOT_MATCH, REGION_NOT_FOUND, SERVER_IS_BUSY, STALE_COMMAND, KEY_LOCKED, STORAGE_ERROR -> true;
+            default -> false;
+        };
+        if (rangeOnly && !match.regionScoped()) {
+            throw new IllegalArgumentException(action.name().toLowerCase(Locale.ROOT)
+                    + " answers a region range: give region or start/end in match");
+        }
         if (action.requestOnly() && match.regionScoped()) {
             throw new IllegalArgumentException(action.name().toLowerCase(Locale.ROOT)
                     + " applies to a whole request: match it by store, request, raw or cf, not by region or keys");
@@ -421,7 +430,12 @@ public final class FaultRules {
                     throw new IllegalArgumentException("rate must be > 0");
                 }
             }
-            case GRPC_STATUS -> io.grpc.Status.Code.valueOf(r.text("code", "UNAVAILABLE").toUpperCase(Locale.ROOT));
+            case GRPC_STATUS -> {
+                io.grpc.Status.Code code = io.grpc.Status.Code.valueOf(r.text("code", "UNAVAILABLE").toUpperCase(Locale.ROOT));
+                if (code == io.grpc.Status.Code.OK) {
+                    throw new IllegalArgumentException("grpc_status needs an error code, not OK");
+                }
+            }
             case KEY_LOCKED -> {
                 r.hex("lock-key");
                 r.hex("primary");

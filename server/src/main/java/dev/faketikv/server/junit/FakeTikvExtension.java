@@ -32,6 +32,7 @@ public final class FakeTikvExtension implements BeforeAllCallback, AfterAllCallb
     private final FakeTikv.Builder builder;
     private FakeTikv tikv;
     private boolean perClass;
+    private String startedBy;
 
     private FakeTikvExtension(FakeTikv.Builder builder) {
         this.builder = builder;
@@ -44,12 +45,19 @@ public final class FakeTikvExtension implements BeforeAllCallback, AfterAllCallb
     @Override
     public void beforeAll(ExtensionContext context) throws IOException {
         perClass = true;
-        tikv = builder.start();
+        if (tikv == null) {
+            // @Nested classes run beforeAll again: the outermost class owns the store
+            tikv = builder.start();
+            startedBy = context.getUniqueId();
+        }
     }
 
     @Override
     public void afterAll(ExtensionContext context) {
-        stop();
+        if (context.getUniqueId().equals(startedBy)) {
+            stop();
+            startedBy = null;
+        }
     }
 
     @Override

@@ -74,7 +74,7 @@ public final class StatusServer implements AutoCloseable {
     public StatusServer(InetSocketAddress bind, FakeTikvServer server) throws IOException {
         this.server = server;
         http = HttpServer.create(bind, 64);
-        executor = Executors.newFixedThreadPool(2, r -> {
+        executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "status-server");
             t.setDaemon(true);
             return t;

@@ -61,7 +61,13 @@ public final class S3Faults {
                     // validated by kind
                 }
                 case "stall" -> ReadableDuration.parse(arg);
-                case "throttle" -> throttle = new Limiter(ReadableSize.parse(arg), System::nanoTime);
+                case "throttle" -> {
+                    long rate = ReadableSize.parse(arg);
+                    if (rate <= 0) {
+                        throw new IllegalArgumentException("S3 fault '" + spec + "': throttle must be > 0");
+                    }
+                    throttle = new Limiter(rate, System::nanoTime);
+                }
                 default -> throw new IllegalArgumentException("unknown S3 fault '" + spec
                         + "' (SlowDown, InternalError, RequestTimeout, AccessDenied, ServiceUnavailable, stall=DUR, throttle=SIZE)");
             }

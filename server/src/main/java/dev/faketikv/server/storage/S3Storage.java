@@ -57,6 +57,7 @@ public final class S3Storage implements ExternalStorage {
     private static final Logger LOG = LoggerFactory.getLogger(S3Storage.class);
     static final int MAX_ATTEMPTS = 5;
     static final long MIN_PART_SIZE = 5L << 20;
+    static final long MAX_PART_BUFFER = 1L << 30;
     private static final Duration MAX_DELAY = Duration.ofSeconds(32);
 
     /** The fields of {@code backup.S3}. */
@@ -84,7 +85,8 @@ public final class S3Storage implements ExternalStorage {
             throw new StorageException("InvalidInput", "missing secret access key (access_key is set)");
         }
         this.config = config;
-        this.partSize = Math.max(MIN_PART_SIZE, multiPartSize);
+        // parts are buffered in memory: at least S3's 5 MiB, at most 1 GiB per part
+        this.partSize = Math.min(MAX_PART_BUFFER, Math.max(MIN_PART_SIZE, multiPartSize));
         this.retryBase = retryBase;
         this.faults = faults;
         AwsCredentialsProvider creds = config.accessKey().isEmpty()
@@ -156,6 +158,9 @@ public final class S3Storage implements ExternalStorage {
         boolean done = false;
         try {
             List<CompletedPart> parts = new ArrayList<>();
+            if (contentLength <= 0) {
+                throw new StorageException("InvalidInput", "multipart upload of " + key + " without content");
+            }
             for (int partNumber = 1; ; partNumber++) {
                 byte[] part = in.readNBytes((int) partSize);
                 if (part.length == 0) {
@@ -222,6 +227,10 @@ public final class S3Storage implements ExternalStorage {
                 }
                 LOG.warn("S3 {} {} failed (attempt {}/{}), retrying: {} {}", op, key, attempt, MAX_ATTEMPTS,
                         e.statusCode(), code(e));
+            } catch (software.amazon.awssdk.core.exception.AbortedException e) {
+                // the SDK reports an interrupt this way (and clears the flag): stop, do not retry
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("S3 " + op + " aborted");
             } catch (SdkClientException e) {
                 if (attempt == MAX_ATTEMPTS) {
                     throw new StorageException("Other", "failed to " + op + " object " + key + " after " + attempt

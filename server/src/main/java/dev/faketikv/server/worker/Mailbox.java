@@ -60,6 +60,9 @@ final class Mailbox<T> {
             while ((t = queue.poll()) != null) {
                 try {
                     runner.run(t);
+                } catch (Throwable e) {
+                    // a failing task must not stop the runnable: TiKV would have crashed; we log and go on
+                    org.slf4j.LoggerFactory.getLogger(Mailbox.class).error("runnable failed on a task", e);
                 } finally {
                     counter.decrementAndGet();
                 }

@@ -300,8 +300,10 @@ class ControlPlaneTest {
             {"[[rule]]\nmatch = { regoin = 1 }\naction = \"stale_command\"\n", "unknown match key 'regoin'"},
             {"[[rule]]\nmatch = { region = 1 }\naction = \"throttle\"\n", "applies to a whole request"},
             {"[[rule]]\naction = \"delay\"\nduration = \"soon\"\n", "not a duration"},
-            {"[[rule]]\naction = \"stale_command\"\nprobability = 2\n", "probability must be in [0, 1]"},
-            {"[[rule]]\naction = \"stale_command\"\ntimes = 0\n", "times must be > 0"},
+            {"[[rule]]\nmatch = { region = 1 }\naction = \"stale_command\"\nprobability = 2\n", "probability must be in [0, 1]"},
+            {"[[rule]]\nmatch = { region = 1 }\naction = \"stale_command\"\ntimes = 0\n", "times must be > 0"},
+            {"[[rule]]\nmatch = { request = 1 }\naction = \"server_is_busy\"\n", "answers a region range"},
+            {"[[rule]]\naction = \"grpc_status\"\ncode = \"OK\"\n", "needs an error code"},
             {"[[rule]]\nmatch = { region = 1 }\n", "missing action"},
             {"[[rule]\n", "cannot parse fault rules"},
         };
@@ -313,5 +315,37 @@ class ControlPlaneTest {
         assertThat(json("GET", "/faults", null)).singleElement().satisfies(n -> assertThat(n.get("name").asText()).isEqualTo("keep"));
         assertThat(http("DELETE", "/faults", null).statusCode()).isEqualTo(200);
         assertThat(json("GET", "/faults", null)).isEmpty();
+    }
+
+    @Test
+    void aPanickingFailpointNeverStopsTheEndpoint() throws Exception {
+        http("PUT", "/fail/backup_before_response", "1*panic(crash)");
+        assertThatThrownBy(() -> client.backup(BackupRequest.newBuilder().setEndVersion(1).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+        http("PUT", "/fail/backup_before_scan", "1*panic(crash-in-scan)");
+        assertThatThrownBy(ControlPlaneTest::backup).isInstanceOf(StatusRuntimeException.class);
+        // the next requests are served in full
+        assertThat(backup()).hasSize(regions().size()).noneMatch(BackupResponse::hasError);
+        assertThat(backup()).hasSize(regions().size()).noneMatch(BackupResponse::hasError);
+    }
+
+    @Test
+    void aPauseOrHangIsLiftedWhenTheClientLeaves() throws Exception {
+        http("PUT", "/fail/backup_before_scan", "pause");
+        io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+        ctx.run(() -> org.tikv.kvproto.BackupGrpc.newStub(client.channel()).backup(TestServers.txn(TestServers.noop()).build(),
+                new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(BackupResponse value) {}
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onCompleted() {}
+                }));
+        await().atMost(Duration.ofSeconds(5)).until(() -> TIKV.store().server().endpoint().busyWorkers() > 0);
+        ctx.cancel(null);
+        await().atMost(Duration.ofSeconds(2)).until(() -> TIKV.store().server().endpoint().busyWorkers() == 0);
     }
 }
