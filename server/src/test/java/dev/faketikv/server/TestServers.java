@@ -62,4 +62,18 @@ public final class TestServers {
     public static long totalKvs(List<BackupResponse> responses) {
         return responses.stream().flatMap(r -> r.getFilesList().stream()).mapToLong(Brpb.File::getTotalKvs).sum();
     }
+
+    /** Starts {@code req} asynchronously inside {@code ctx} (cancel the context to leave), ignoring what comes back. */
+    public static void startIgnoring(dev.faketikv.client.BackupClient client, BackupRequest req, io.grpc.Context.CancellableContext ctx) {
+        ctx.run(() -> org.tikv.kvproto.BackupGrpc.newStub(client.channel()).backup(req, new io.grpc.stub.StreamObserver<>() {
+            @Override
+            public void onNext(BackupResponse value) {}
+
+            @Override
+            public void onError(Throwable t) {}
+
+            @Override
+            public void onCompleted() {}
+        }));
+    }
 }

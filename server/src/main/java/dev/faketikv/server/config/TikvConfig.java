@@ -206,7 +206,11 @@ public final class TikvConfig {
         return cfg;
     }
 
-    private static void flatten(String prefix, JsonNode node, Map<String, Object> out) {
+    /**
+     * Flattens a TOML/JSON tree into {@code section.key → value} (nested tables join with '.'; arrays become
+     * lists of strings; numbers Long or Double), the shape {@link #with} takes.
+     */
+    public static void flatten(String prefix, JsonNode node, Map<String, Object> out) {
         for (Map.Entry<String, JsonNode> e : node.properties()) {
             String name = prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey();
             JsonNode v = e.getValue();

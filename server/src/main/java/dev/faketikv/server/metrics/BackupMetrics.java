@@ -66,12 +66,12 @@ public final class BackupMetrics {
 
     /** {@code tikv_backup_range_duration_seconds{type}}: snapshot, scan, raw_scan, save, save_raw. */
     public void observeRange(String type, Duration d) {
-        Timer.builder("tikv.backup.range.duration")
-                .description("Bucketed histogram of backup range duration")
-                .tag("type", type)
-                .serviceLevelObjectives(seconds(exponential(0.01, 2, 16)))
-                .register(registry)
-                .record(d);
+        histogram("tikv.backup.range.duration", "Bucketed histogram of backup range duration", "type", type,
+                seconds(exponential(0.01, 2, 16))).record(d);
+    }
+
+    private Timer histogram(String name, String description, String tag, String value, Duration[] buckets) {
+        return Timer.builder(name).description(description).tag(tag, value).serviceLevelObjectives(buckets).register(registry);
     }
 
     /** One saved file: range size, scanned kv count and bytes, and fake-tikv's file counter. */
@@ -113,12 +113,8 @@ public final class BackupMetrics {
 
     /** {@code tikv_external_storage_create_seconds{type}}. */
     public void observeStorageCreate(String type, Duration d) {
-        Timer.builder("tikv.external.storage.create")
-                .description("Bucketed histogram of creating external storage duration")
-                .tag("type", type)
-                .serviceLevelObjectives(seconds(exponential(0.0005, 2, 20)))
-                .register(registry)
-                .record(d);
+        histogram("tikv.external.storage.create", "Bucketed histogram of creating external storage duration", "type", type,
+                seconds(exponential(0.0005, 2, 20))).record(d);
     }
 
     private static Duration[] seconds(double... s) {

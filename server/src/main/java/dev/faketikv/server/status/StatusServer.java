@@ -123,7 +123,7 @@ public final class StatusServer implements AutoCloseable {
                     if (!n.isObject()) {
                         throw new HttpError(400, "expected a JSON object like {\"backup.num-threads\": 4}");
                     }
-                    flatten("", n, changes);
+                    dev.faketikv.server.config.TikvConfig.flatten("", n, changes);
                     server.updateConfig(changes);
                     ObjectNode o = OM.createObjectNode();
                     o.set("changed", OM.valueToTree(changes.keySet()));
@@ -303,26 +303,6 @@ public final class StatusServer implements AutoCloseable {
             return n == null ? OM.createObjectNode() : n;
         } catch (IOException e) {
             throw new HttpError(400, "invalid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
-    }
-
-    private static void flatten(String prefix, JsonNode n, Map<String, Object> out) {
-        for (Map.Entry<String, JsonNode> e : n.properties()) {
-            String name = prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey();
-            JsonNode v = e.getValue();
-            if (v.isObject()) {
-                flatten(name, v, out);
-            } else if (v.isBoolean()) {
-                out.put(name, v.booleanValue());
-            } else if (v.isIntegralNumber()) {
-                out.put(name, v.longValue());
-            } else if (v.isNumber()) {
-                out.put(name, v.doubleValue());
-            } else if (v.isArray()) {
-                out.put(name, v.toString());
-            } else {
-                out.put(name, v.asText());
-            }
         }
     }
 

@@ -333,17 +333,7 @@ class ControlPlaneTest {
     void aPauseOrHangIsLiftedWhenTheClientLeaves() throws Exception {
         http("PUT", "/fail/backup_before_scan", "pause");
         io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
-        ctx.run(() -> org.tikv.kvproto.BackupGrpc.newStub(client.channel()).backup(TestServers.txn(TestServers.noop()).build(),
-                new io.grpc.stub.StreamObserver<>() {
-                    @Override
-                    public void onNext(BackupResponse value) {}
-
-                    @Override
-                    public void onError(Throwable t) {}
-
-                    @Override
-                    public void onCompleted() {}
-                }));
+        TestServers.startIgnoring(client, TestServers.txn(TestServers.noop()).build(), ctx);
         await().atMost(Duration.ofSeconds(5)).until(() -> TIKV.store().server().endpoint().busyWorkers() > 0);
         ctx.cancel(null);
         await().atMost(Duration.ofSeconds(2)).until(() -> TIKV.store().server().endpoint().busyWorkers() == 0);
