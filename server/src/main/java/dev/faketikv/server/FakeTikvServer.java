@@ -138,8 +138,11 @@ public final class FakeTikvServer implements AutoCloseable {
     private Endpoint.StorageFactory defaultStorages() {
         S3Faults faults = S3Faults.parse(config.get(TikvConfig.S3_FAULTS));
         Duration retry = config.get(TikvConfig.S3_RETRY_BASE_DELAY);
-        return backend -> ExternalStorages.create(backend,
-                new ExternalStorages.Options(backupConfig.get().s3MultiPartSize(), retry, faults));
+        return backend -> {
+            String root = config.get(TikvConfig.LOCAL_ROOT);
+            return ExternalStorages.create(backend, new ExternalStorages.Options(backupConfig.get().s3MultiPartSize(), retry,
+                    faults, root.isEmpty() ? null : Path.of(root)));
+        };
     }
 
     static NettyServerBuilder defaultServerBuilder(String addr) {

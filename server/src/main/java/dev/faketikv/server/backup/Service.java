@@ -27,6 +27,8 @@ import org.tikv.kvproto.Brpb.BackupResponse;
  *   <li>an unknown {@code cf}: {@code UNKNOWN}, {@code InvalidCf { cf: "..." }} (as 5.4);
  *   <li>{@code start_key > end_key} (both set): {@code INVALID_ARGUMENT} naming both keys (fake-tikv's
  *       choice; 5.4 answers an empty or near-empty OK stream);
+ *   <li>a txn request with {@code start_version > end_version}: {@code INVALID_ARGUMENT} (fake-tikv's choice;
+ *       5.4 answers responses without files);
  *   <li>the endpoint is stopped: {@code INVALID_ARGUMENT} with {@code Stopped(..)} (as 5.4).
  * </ul>
  * A client that cancels or disconnects sets the task's cancel flag.
@@ -70,6 +72,11 @@ public final class Service extends BackupGrpc.BackupImplBase {
         if (start.length > 0 && end.length > 0 && Arrays.compareUnsigned(start, end) > 0) {
             sink.fail("INVALID_ARGUMENT", "start_key " + HexFormat.of().formatHex(start)
                     + " is greater than end_key " + HexFormat.of().formatHex(end));
+            return;
+        }
+        if (!request.getIsRawKv() && Long.compareUnsigned(request.getStartVersion(), request.getEndVersion()) > 0) {
+            sink.fail("INVALID_ARGUMENT", "start_version " + Long.toUnsignedString(request.getStartVersion())
+                    + " is greater than end_version " + Long.toUnsignedString(request.getEndVersion()));
             return;
         }
         try {

@@ -27,6 +27,9 @@ final class ServerOptions {
     @Option(names = "--faults", description = "fault rules file (TOML), see config/faults/")
     String faults;
 
+    @Option(names = "--status-readonly", description = "refuse every mutating status-server request")
+    boolean statusReadonly;
+
     @Option(names = "--set", description = "any config key, repeatable, e.g. --set backup.num-threads=4")
     List<String> sets = new ArrayList<>();
 
@@ -37,6 +40,9 @@ final class ServerOptions {
         }
         if (statusAddr != null) {
             cfg = cfg.with(TikvConfig.STATUS_ADDR.name(), statusAddr);
+        }
+        if (statusReadonly) {
+            cfg = cfg.with(TikvConfig.STATUS_READONLY.name(), true);
         }
         if (faults != null) {
             cfg = cfg.with(TikvConfig.FAULTS_FILE.name(), faults);

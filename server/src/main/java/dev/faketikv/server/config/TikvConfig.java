@@ -122,6 +122,11 @@ public final class TikvConfig {
             ConfigKey::toInt, v -> v > 0, "cannot be 0", "threads of the backup-io pool that uploads files (read at start-up)");
     public static final ConfigKey<Long> S3_MULTI_PART_SIZE = new ConfigKey<>("backup.s3-multi-part-size", Long.class, 5L << 20,
             ConfigKey::toSize, v -> v > 0 && v <= 5L << 30, "cannot larger than 5GB", "S3 multipart part size");
+    public static final ConfigKey<String> LOCAL_ROOT = new ConfigKey<>("backup.local-root", String.class, "",
+            Object::toString, s -> s.isEmpty() || java.nio.file.Path.of(s).isAbsolute(), "must be an absolute path",
+            "fake-tikv's: when set, local:// backups may only write inside this folder (empty = anywhere)");
+    public static final ConfigKey<Boolean> STATUS_READONLY = new ConfigKey<>("fake.status-readonly", Boolean.class, false,
+            ConfigKey::toBool, v -> true, "", "the status server refuses every mutating request (403)");
     public static final ConfigKey<String> HADOOP_HOME = new ConfigKey<>("backup.hadoop.home", String.class, "",
             Object::toString, s -> true, "", "accepted for compatibility; HDFS is not supported");
     public static final ConfigKey<String> HADOOP_LINUX_USER = new ConfigKey<>("backup.hadoop.linux-user", String.class, "",
@@ -152,8 +157,8 @@ public final class TikvConfig {
     /** Every key, in documentation order. */
     public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, BACKGROUND_THREAD_COUNT, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
-            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
-            S3_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, SEED);
+            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
+            S3_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, SEED);
 
     private static final Set<String> STRICT_SECTIONS = Set.of("backup", "backup.hadoop", "fake");
 

@@ -93,6 +93,10 @@ public final class StatusServer implements AutoCloseable {
         String path = ex.getRequestURI().getPath();
         try {
             String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+            if (!method.equals("GET") && !method.equals("HEAD")
+                    && server.config().get(dev.faketikv.server.config.TikvConfig.STATUS_READONLY)) {
+                throw new HttpError(403, "the status server is read-only (fake.status-readonly)");
+            }
             route(ex, method, path, body);
         } catch (HttpError e) {
             reply(ex, e.code, "text/plain; charset=utf-8", e.getMessage() + "\n");

@@ -16,9 +16,12 @@ import org.tikv.kvproto.Brpb.StorageBackend;
  */
 public final class ExternalStorages {
     /** What S3 storage needs besides the request: part size, retry base delay, injected faults. */
-    public record Options(long s3MultiPartSize, Duration retryBaseDelay, S3Faults s3Faults) {
+    /**
+     * @param localRoot when set ({@code backup.local-root}), {@code local} paths must lie inside it
+     */
+    public record Options(long s3MultiPartSize, Duration retryBaseDelay, S3Faults s3Faults, Path localRoot) {
         public static Options defaults() {
-            return new Options(5L << 20, Duration.ofSeconds(1), S3Faults.none());
+            return new Options(5L << 20, Duration.ofSeconds(1), S3Faults.none(), null);
         }
     }
 
@@ -37,7 +40,7 @@ public final class ExternalStorages {
                     // TiKV opens "" and gets ENOENT
                     throw StorageException.os(2, "NotFound", "No such file or directory");
                 }
-                yield new LocalStorage(Path.of(path));
+                yield new LocalStorage(localPath(path, options.localRoot()));
             }
             case S3 -> new S3Storage(s3Config(backend.getS3()), options.s3MultiPartSize(), options.retryBaseDelay(), options.s3Faults());
             case CLOUD_DYNAMIC -> {
@@ -53,6 +56,36 @@ public final class ExternalStorages {
             default -> throw new StorageException("Unsupported", "fake-tikv does not support the "
                     + label(backend) + " storage backend (supported: noop, local, s3)");
         };
+    }
+
+    /**
+     * Checks a {@code local} path from a request: absolute, no {@code ..} segment, no NUL, and inside
+     * {@code root} when one is configured. (TiKV takes any path relative to its working folder; a fake
+     * used by other people's tests refuses the ones that can only be mistakes or escapes.)
+     */
+    static Path localPath(String path, Path root) throws StorageException {
+        if (path.indexOf('\0') >= 0) {
+            throw new StorageException("InvalidInput", "local storage path contains a NUL byte");
+        }
+        Path p;
+        try {
+            p = Path.of(path);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new StorageException("InvalidInput", "invalid local storage path: " + e.getMessage());
+        }
+        if (!p.isAbsolute()) {
+            throw new StorageException("InvalidInput", "local storage path must be absolute: " + path);
+        }
+        for (Path part : p) {
+            if (part.toString().equals("..")) {
+                throw new StorageException("InvalidInput", "local storage path must not contain '..': " + path);
+            }
+        }
+        Path normal = p.normalize();
+        if (root != null && !normal.startsWith(root.toAbsolutePath().normalize())) {
+            throw new StorageException("PermissionDenied", "local storage path " + path + " is outside backup.local-root " + root);
+        }
+        return normal;
     }
 
     static S3Storage.Config s3Config(S3 s3) {
