@@ -28,6 +28,20 @@ public final class BackupClient implements AutoCloseable {
                 .build(), true);
     }
 
+    /**
+     * Dials {@code target} over mutual TLS: {@code ca} verifies the store, {@code cert}/{@code key} (PEM,
+     * PKCS#8) identify this client, as BR's {@code --ca --cert --key}.
+     */
+    public static BackupClient tls(String target, java.io.File ca, java.io.File cert, java.io.File key) throws java.io.IOException {
+        io.grpc.ChannelCredentials creds = io.grpc.TlsChannelCredentials.newBuilder()
+                .trustManager(ca).keyManager(cert, key).build();
+        return new BackupClient(io.grpc.Grpc.newChannelBuilder(target, creds)
+                .keepAliveTime(10, TimeUnit.SECONDS)
+                .keepAliveTimeout(3, TimeUnit.SECONDS)
+                .maxInboundMessageSize(128 << 20)
+                .build(), true);
+    }
+
     /** Uses an existing channel, which stays the caller's. */
     public BackupClient(ManagedChannel channel) {
         this(channel, false);

@@ -101,9 +101,14 @@ public final class FakeTikvServer implements AutoCloseable {
                             : Path.of(this.config.get(TikvConfig.SCRATCH_DIR)), metrics, storages != null ? storages : defaultStorages(), faults,
                     this.config.get(TikvConfig.SCAN_RATE_PER_THREAD));
             this.endpoint = ep;
-            ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config.get(TikvConfig.SERVER_ADDR));
+            ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config);
+            java.util.List<io.grpc.ServerInterceptor> interceptors = new java.util.ArrayList<>();
+            interceptors.add(new dev.faketikv.server.metrics.GrpcMetricsInterceptor(metrics.registry()));
+            if (this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
+                interceptors.add(Security.commonNameCheck(this.config.get(TikvConfig.CERT_ALLOWED_CN)));
+            }
             srv = sb.addService(io.grpc.ServerInterceptors.intercept(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests),
-                    new dev.faketikv.server.metrics.GrpcMetricsInterceptor(metrics.registry()))).build().start();
+                    interceptors)).build().start();
             this.grpc = srv;
             backupWorker.start(endpoint);
             this.status = new StatusServer(parse(this.config.get(TikvConfig.STATUS_ADDR)), this);
@@ -145,8 +150,11 @@ public final class FakeTikvServer implements AutoCloseable {
         };
     }
 
-    static NettyServerBuilder defaultServerBuilder(String addr) {
-        return NettyServerBuilder.forAddress(parse(addr))
+    static NettyServerBuilder defaultServerBuilder(TikvConfig config) {
+        InetSocketAddress addr = parse(config.get(TikvConfig.SERVER_ADDR));
+        NettyServerBuilder b = config.tls() ? NettyServerBuilder.forAddress(addr, Security.grpcCredentials(config))
+                : NettyServerBuilder.forAddress(addr);
+        return b
                 .permitKeepAliveTime(5, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true)
                 .maxInboundMessageSize(64 << 20);
@@ -276,7 +284,7 @@ public final class FakeTikvServer implements AutoCloseable {
 
     /** {@code http://host:port} of the status server. */
     public String statusUrl() {
-        return "http://" + statusAddr();
+        return (config.tls() ? "https://" : "http://") + statusAddr();
     }
 
     public void awaitTermination() throws InterruptedException {

@@ -100,6 +100,15 @@ public final class TikvConfig {
             TikvConfig::hostPort, s -> true, "", "status server (HTTP /metrics) listen address");
     public static final ConfigKey<Integer> BACKGROUND_THREAD_COUNT = new ConfigKey<>("server.background-thread-count", Integer.class,
             CPU > 16 ? 3 : 2, ConfigKey::toInt, v -> v > 0, "must be > 0", "threads of the background worker that runs backup-endpoint");
+    public static final ConfigKey<String> CA_PATH = new ConfigKey<>("security.ca-path", String.class, "",
+            Object::toString, s -> true, "", "PEM CA certificate; with cert-path and key-path turns on (mutual) TLS for gRPC and status");
+    public static final ConfigKey<String> CERT_PATH = new ConfigKey<>("security.cert-path", String.class, "",
+            Object::toString, s -> true, "", "PEM certificate chain of this store");
+    public static final ConfigKey<String> KEY_PATH = new ConfigKey<>("security.key-path", String.class, "",
+            Object::toString, s -> true, "", "PEM (PKCS#8) private key of this store");
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public static final ConfigKey<List<String>> CERT_ALLOWED_CN = new ConfigKey<>("security.cert-allowed-cn", (Class) List.class,
+            List.of(), TikvConfig::stringList, v -> true, "", "client certificate common names allowed (empty = any the CA signed)");
     public static final ConfigKey<String> DATA_DIR = new ConfigKey<>("storage.data-dir", String.class, "./fake-tikv-data",
             Object::toString, s -> !s.isBlank(), "must not be empty", "RocksDB data folder");
     public static final ConfigKey<Integer> API_VERSION = new ConfigKey<>("storage.api-version", Integer.class, 1,
@@ -155,7 +164,8 @@ public final class TikvConfig {
             TikvConfig::stringList, v -> true, "", "seed specs applied to an empty data dir (see docs)");
 
     /** Every key, in documentation order. */
-    public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, BACKGROUND_THREAD_COUNT, DATA_DIR, API_VERSION,
+    public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, BACKGROUND_THREAD_COUNT,
+            CA_PATH, CERT_PATH, KEY_PATH, CERT_ALLOWED_CN, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
             IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
             S3_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, SEED);
@@ -251,6 +261,15 @@ public final class TikvConfig {
     @SuppressWarnings("unchecked")
     public <T> T get(ConfigKey<T> key) {
         return (T) values.get(key.name());
+    }
+
+    /** Whether TLS is configured; all three paths must be given together (TiKV's rule). */
+    public boolean tls() {
+        int set = (get(CA_PATH).isEmpty() ? 0 : 1) + (get(CERT_PATH).isEmpty() ? 0 : 1) + (get(KEY_PATH).isEmpty() ? 0 : 1);
+        if (set != 0 && set != 3) {
+            throw new ConfigException("security.ca-path, security.cert-path and security.key-path must be set together");
+        }
+        return set == 3;
     }
 
     /**

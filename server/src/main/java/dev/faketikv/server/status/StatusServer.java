@@ -73,7 +73,21 @@ public final class StatusServer implements AutoCloseable {
 
     public StatusServer(InetSocketAddress bind, FakeTikvServer server) throws IOException {
         this.server = server;
-        http = HttpServer.create(bind, 64);
+        dev.faketikv.server.config.TikvConfig cfg = server.config();
+        if (cfg.tls()) {
+            com.sun.net.httpserver.HttpsServer https = com.sun.net.httpserver.HttpsServer.create(bind, 64);
+            https.setHttpsConfigurator(new com.sun.net.httpserver.HttpsConfigurator(dev.faketikv.server.Security.sslContext(cfg)) {
+                @Override
+                public void configure(com.sun.net.httpserver.HttpsParameters params) {
+                    javax.net.ssl.SSLParameters p = getSSLContext().getDefaultSSLParameters();
+                    p.setNeedClientAuth(true);
+                    params.setSSLParameters(p);
+                }
+            });
+            http = https;
+        } else {
+            http = HttpServer.create(bind, 64);
+        }
         executor = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "status-server");
             t.setDaemon(true);
@@ -92,6 +106,13 @@ public final class StatusServer implements AutoCloseable {
         String method = ex.getRequestMethod();
         String path = ex.getRequestURI().getPath();
         try {
+            java.util.List<String> allowed = server.config().get(dev.faketikv.server.config.TikvConfig.CERT_ALLOWED_CN);
+            if (ex instanceof com.sun.net.httpserver.HttpsExchange hx && !allowed.isEmpty()) {
+                String cn = dev.faketikv.server.Security.clientCommonName(hx.getSSLSession());
+                if (cn == null || !allowed.contains(cn)) {
+                    throw new HttpError(403, "Common name check fail, reason: " + cn + " is not in cert-allowed-cn " + allowed);
+                }
+            }
             String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
             if (!method.equals("GET") && !method.equals("HEAD")
                     && server.config().get(dev.faketikv.server.config.TikvConfig.STATUS_READONLY)) {

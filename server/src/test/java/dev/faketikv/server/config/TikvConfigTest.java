@@ -133,4 +133,13 @@ class TikvConfigTest {
         assertThatThrownBy(() -> TikvConfig.defaults().with("fake.s3-faults", "[\"Gremlins\"]")).hasMessageContaining("unknown S3 fault 'Gremlins'");
         assertThatThrownBy(() -> TikvConfig.defaults().with("fake.s3-faults", "[oops")).hasMessageContaining("fake.s3-faults");
     }
+
+    @Test
+    void tlsPathsGoTogether() {
+        assertThat(TikvConfig.defaults().tls()).isFalse();
+        assertThatThrownBy(() -> TikvConfig.defaults().with("security.ca-path", "/ca.pem").tls())
+                .hasMessageContaining("must be set together");
+        assertThatThrownBy(() -> TikvConfig.defaults().with("backup.local-root", "relative/dir"))
+                .hasMessageContaining("backup.local-root must be an absolute path");
+    }
 }

@@ -1,0 +1,166 @@
+package dev.faketikv.server.reliability;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.faketikv.client.BackupClient;
+import dev.faketikv.server.FakeTikv;
+import dev.faketikv.server.TestServers;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.File;
+import java.math.BigInteger;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.util.Base64;
+import java.util.Date;
+import java.util.List;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Mutual TLS as TiKV configures it ({@code [security] ca-path, cert-path, key-path, cert-allowed-cn}),
+ * with certificates made in the test: a signed client is served; a client without a certificate, with one
+ * from another CA, or with a name outside cert-allowed-cn is refused — on gRPC and on the status server.
+ */
+class SecurityTest {
+    @TempDir
+    static Path dir;
+    static Pem ca;
+    static Pem server;
+    static Pem client;
+    static Pem intruder;
+    static Pem stranger;
+
+    record Pem(KeyPair keys, X509Certificate cert, File certFile, File keyFile) {}
+
+    static Pem issue(String cn, Pem issuer, boolean isCa, String name) throws Exception {
+        KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+        g.initialize(2048);
+        KeyPair kp = g.generateKeyPair();
+        X500Name subject = new X500Name("CN=" + cn);
+        X500Name issuerName = issuer == null ? subject : new X500Name(issuer.cert().getSubjectX500Principal().getName());
+        long now = System.currentTimeMillis();
+        JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuerName, BigInteger.valueOf(now + name.hashCode()),
+                new Date(now - 60_000), new Date(now + 86_400_000L), subject, kp.getPublic());
+        b.addExtension(Extension.basicConstraints, true, new BasicConstraints(isCa));
+        if (!isCa) {
+            b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
+                new GeneralName(GeneralName.iPAddress, "127.0.0.1"), new GeneralName(GeneralName.dNSName, "localhost")}));
+        }
+        X509Certificate cert = new JcaX509CertificateConverter().getCertificate(b.build(
+                new JcaContentSignerBuilder("SHA256withRSA").build(issuer == null ? kp.getPrivate() : issuer.keys().getPrivate())));
+        File certFile = dir.resolve(name + ".crt").toFile();
+        File keyFile = dir.resolve(name + ".key").toFile();
+        Files.writeString(certFile.toPath(), "-----BEGIN CERTIFICATE-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(cert.getEncoded()) + "\n-----END CERTIFICATE-----\n");
+        Files.writeString(keyFile.toPath(), "-----BEGIN PRIVATE KEY-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(kp.getPrivate().getEncoded()) + "\n-----END PRIVATE KEY-----\n");
+        return new Pem(kp, cert, certFile, keyFile);
+    }
+
+    @BeforeAll
+    static void certificates() throws Exception {
+        ca = issue("fake-tikv test CA", null, true, "ca");
+        server = issue("tikv", ca, false, "server");
+        client = issue("br-client", ca, false, "client");
+        intruder = issue("intruder", ca, false, "intruder");
+        Pem otherCa = issue("other CA", null, true, "other-ca");
+        stranger = issue("br-client", otherCa, false, "stranger");
+    }
+
+    static FakeTikv start(List<String> allowedCn) throws Exception {
+        FakeTikv.Builder b = FakeTikv.builder().seed("txn:rows=100,regions=2")
+                .set("security.ca-path", ca.certFile().toString())
+                .set("security.cert-path", server.certFile().toString())
+                .set("security.key-path", server.keyFile().toString());
+        if (!allowedCn.isEmpty()) {
+            b.set("security.cert-allowed-cn", allowedCn);
+        }
+        return b.start();
+    }
+
+    @Test
+    void mutualTlsServesSignedClientsAndRefusesOthers() throws Exception {
+        try (FakeTikv tikv = start(List.of())) {
+            assertThat(tikv.statusUrl()).startsWith("https://");
+            try (BackupClient ok = BackupClient.tls(tikv.addr(), ca.certFile(), client.certFile(), client.keyFile())) {
+                assertThat(ok.backup(TestServers.txn(TestServers.noop()).build())).hasSize(2);
+            }
+            try (BackupClient wrongCa = BackupClient.tls(tikv.addr(), ca.certFile(), stranger.certFile(), stranger.keyFile())) {
+                assertThatThrownBy(() -> wrongCa.backup(TestServers.txn(TestServers.noop()).build()))
+                        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+            }
+            try (BackupClient plain = new BackupClient(tikv.addr())) {
+                assertThatThrownBy(() -> plain.backup(TestServers.txn(TestServers.noop()).build())).isInstanceOf(StatusRuntimeException.class);
+            }
+            io.grpc.ManagedChannel noCert = io.grpc.Grpc.newChannelBuilder(tikv.addr(),
+                    io.grpc.TlsChannelCredentials.newBuilder().trustManager(ca.certFile()).build()).build();
+            try (BackupClient anonymous = new BackupClient(noCert)) {
+                assertThatThrownBy(() -> anonymous.backup(TestServers.txn(TestServers.noop()).build())).isInstanceOf(StatusRuntimeException.class);
+            } finally {
+                noCert.shutdownNow();
+            }
+            // the status server: same CA, client certificate required
+            assertThat(get(tikv.statusUrl() + "/status", client).statusCode()).isEqualTo(200);
+            assertThatThrownBy(() -> get(tikv.statusUrl() + "/status", null)).isInstanceOf(java.io.IOException.class);
+        }
+    }
+
+    @Test
+    void certAllowedCnNarrowsTheSignedClients() throws Exception {
+        try (FakeTikv tikv = start(List.of("br-client"))) {
+            try (BackupClient ok = BackupClient.tls(tikv.addr(), ca.certFile(), client.certFile(), client.keyFile())) {
+                assertThat(ok.backup(TestServers.txn(TestServers.noop()).build())).hasSize(2);
+            }
+            try (BackupClient other = BackupClient.tls(tikv.addr(), ca.certFile(), intruder.certFile(), intruder.keyFile())) {
+                assertThatThrownBy(() -> other.backup(TestServers.txn(TestServers.noop()).build()))
+                        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                            assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                            assertThat(e.getStatus().getDescription()).contains("Common name check fail");
+                        });
+            }
+            assertThat(get(tikv.statusUrl() + "/metrics", client).statusCode()).isEqualTo(200);
+            assertThat(get(tikv.statusUrl() + "/metrics", intruder).statusCode()).isEqualTo(403);
+        }
+    }
+
+    static HttpResponse<String> get(String url, Pem who) throws Exception {
+        KeyStore ts = KeyStore.getInstance("PKCS12");
+        ts.load(null, null);
+        ts.setCertificateEntry("ca", ca.cert());
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ts);
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        if (who != null) {
+            ks.setKeyEntry("me", who.keys().getPrivate(), new char[0], new java.security.cert.Certificate[] {who.cert()});
+        }
+        kmf.init(ks, new char[0]);
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+        return HttpClient.newBuilder().sslContext(ctx).build()
+                .send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+}
