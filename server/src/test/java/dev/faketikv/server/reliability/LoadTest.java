@@ -103,6 +103,9 @@ class LoadTest {
                 retried += o.retried().size();
             }
             assertThat(kvs).isEqualTo(20000);
+            long fired = tikv.server().faults().rules().rules().stream().mapToLong(dev.faketikv.server.control.FaultRules.Rule::fired).sum();
+            System.out.printf("load: %d clients, %d faults fired, %d retried errors, %d journal entries%n",
+                    k, fired, retried, tikv.server().journal().size());
             assertThat(retried).as("faults fired and were retried").isPositive();
             assertThat(tikv.server().endpoint().busyWorkers()).isZero();
         }
