@@ -57,7 +57,7 @@ class CancelTest {
             ctx.cancel(null);
 
             Path scratch = tmp.resolve("data").resolve("backup-scratch");
-            await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> {
+            await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
                 assertThat(server.endpoint().busyWorkers()).isZero();
                 assertThat(count(scratch)).isZero();
                 assertThat(anyTemp(out)).isFalse();
@@ -96,7 +96,7 @@ class CancelTest {
             TestServers.startIgnoring(client, slow, ctx);
             await().atMost(Duration.ofSeconds(5)).until(() -> server.endpoint().busyWorkers() > 0);
             ctx.cancel(null);
-            await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> {
+            await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
                 assertThat(server.endpoint().busyWorkers()).isZero();
                 assertThat(anyTemp(tmp.resolve("slow"))).isFalse();
             });
