@@ -17,6 +17,7 @@ final class Store implements AutoCloseable {
     final FakeTikv tikv;
     final BackupClient client;
     final long backupTs = System.currentTimeMillis() << 18;
+    private java.nio.file.Path scratch;
 
     Store(PrintStream out, String seed, Map<String, Object> settings) throws Exception {
         long t0 = System.nanoTime();
@@ -24,7 +25,8 @@ final class Store implements AutoCloseable {
         java.nio.file.Path shm = java.nio.file.Path.of("/dev/shm");
         if (java.nio.file.Files.isDirectory(shm) && java.nio.file.Files.isWritable(shm)) {
             // SSTs built in memory, as TiKV does (no fsync per file)
-            b.set("fake.scratch-dir", shm.resolve("fake-tikv-bench-" + ProcessHandle.current().pid()).toString());
+            scratch = shm.resolve("fake-tikv-bench-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+            b.set("fake.scratch-dir", scratch.toString());
         }
         settings.forEach(b::set);
         tikv = b.start();
@@ -57,5 +59,8 @@ final class Store implements AutoCloseable {
     public void close() {
         client.close();
         tikv.close();
+        if (scratch != null) {
+            Sweep.deleteTree(scratch);
+        }
     }
 }
