@@ -11,7 +11,7 @@ import org.tikv.kvproto.Brpb.BackupRequest;
 import org.tikv.kvproto.Brpb.BackupResponse;
 
 /**
- * Calls {@code backup.Backup/backup} on one store over plaintext gRPC, as BR's per-store backup client
+ * Calls {@code backup.Backup/backup} on one store over plaintext gRPC or mutual TLS ({@link #tls}), as BR's per-store backup client
  * does (BR {@code br/pkg/backup/push.go}), without BR's retries. Thread-safe; close it to shut the
  * channel down.
  */

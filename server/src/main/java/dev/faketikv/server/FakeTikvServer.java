@@ -65,6 +65,10 @@ public final class FakeTikvServer implements AutoCloseable {
 
     private FakeTikvServer(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages) throws IOException {
         this.config = config.adjusted();
+        if (!this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
+            throw new dev.faketikv.server.config.ConfigException(
+                    "security.cert-allowed-cn needs TLS: set security.ca-path, cert-path and key-path");
+        }
         this.backupConfig = new AtomicReference<>(this.config.backup());
         long storeId = this.config.get(TikvConfig.STORE_ID);
         Path dataDir = Path.of(this.config.get(TikvConfig.DATA_DIR));
@@ -206,6 +210,10 @@ public final class FakeTikvServer implements AutoCloseable {
         for (java.util.Map.Entry<String, Object> e : changes.entrySet()) {
             if (TikvConfig.key(e.getKey()) == null) {
                 throw new dev.faketikv.server.config.ConfigException(e.getKey() + ": unknown configuration key");
+            }
+            if (e.getKey().equals(TikvConfig.LOCAL_ROOT.name())) {
+                throw new dev.faketikv.server.config.ConfigException(e.getKey()
+                        + " can not be changed online (it confines writes; set it at start)");
             }
             if (!e.getKey().startsWith("backup.")) {
                 throw new dev.faketikv.server.config.ConfigException(e.getKey() + " can not be changed online (only backup.* can)");

@@ -52,6 +52,8 @@ import java.util.regex.Pattern;
  */
 public final class StatusServer implements AutoCloseable {
     private static final ObjectMapper OM = new ObjectMapper();
+    /** Largest request body accepted (fault rules, config changes). */
+    static final int MAX_BODY = 1 << 20;
     private static final Pattern FAIL = Pattern.compile("^/fail/([A-Za-z0-9_.\\-]+)$");
     private static final Pattern REGION_OP = Pattern.compile("^/regions/(\\d+)/(leader|epoch)$");
     private static final Pattern FAULT = Pattern.compile("^/faults/([^/]+)(/release)?$");
@@ -113,11 +115,15 @@ public final class StatusServer implements AutoCloseable {
                     throw new HttpError(403, "Common name check fail, reason: " + cn + " is not in cert-allowed-cn " + allowed);
                 }
             }
-            String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
             if (!method.equals("GET") && !method.equals("HEAD")
                     && server.config().get(dev.faketikv.server.config.TikvConfig.STATUS_READONLY)) {
                 throw new HttpError(403, "the status server is read-only (fake.status-readonly)");
             }
+            byte[] raw = ex.getRequestBody().readNBytes(MAX_BODY + 1);
+            if (raw.length > MAX_BODY) {
+                throw new HttpError(413, "request body over " + MAX_BODY + " bytes");
+            }
+            String body = new String(raw, StandardCharsets.UTF_8);
             route(ex, method, path, body);
         } catch (HttpError e) {
             reply(ex, e.code, "text/plain; charset=utf-8", e.getMessage() + "\n");

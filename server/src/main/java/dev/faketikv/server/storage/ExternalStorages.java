@@ -1,5 +1,7 @@
 package dev.faketikv.server.storage;
 
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.tikv.kvproto.Brpb.Bucket;
@@ -40,7 +42,14 @@ public final class ExternalStorages {
                     // TiKV opens "" and gets ENOENT
                     throw StorageException.os(2, "NotFound", "No such file or directory");
                 }
-                yield new LocalStorage(localPath(path, options.localRoot()));
+                Path dir = localPath(path, options.localRoot());
+                LocalStorage storage = new LocalStorage(dir);
+                // the folder exists now: check again with every link resolved
+                if (options.localRoot() != null && !insideRoot(dir, options.localRoot())) {
+                    throw new StorageException("PermissionDenied", "local storage path " + path
+                            + " is outside backup.local-root " + options.localRoot());
+                }
+                yield storage;
             }
             case S3 -> new S3Storage(s3Config(backend.getS3()), options.s3MultiPartSize(), options.retryBaseDelay(), options.s3Faults());
             case CLOUD_DYNAMIC -> {
@@ -82,10 +91,36 @@ public final class ExternalStorages {
             }
         }
         Path normal = p.normalize();
-        if (root != null && !normal.startsWith(root.toAbsolutePath().normalize())) {
+        if (root != null && !insideRoot(normal, root)) {
             throw new StorageException("PermissionDenied", "local storage path " + path + " is outside backup.local-root " + root);
         }
         return normal;
+    }
+
+    /**
+     * Whether {@code path} really lies inside {@code root}: symbolic links are resolved on the part of the
+     * path that exists (its nearest existing ancestor), so a link inside the root cannot lead out of it.
+     */
+    static boolean insideRoot(Path path, Path root) throws StorageException {
+        try {
+            Path realRoot = root.toAbsolutePath().normalize();
+            if (Files.exists(realRoot)) {
+                realRoot = realRoot.toRealPath();
+            }
+            Path existing = path;
+            java.util.Deque<Path> missing = new java.util.ArrayDeque<>();
+            while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
+                missing.push(existing.getFileName());
+                existing = existing.getParent();
+            }
+            Path real = existing == null ? path : existing.toRealPath();
+            while (!missing.isEmpty()) {
+                real = real.resolve(missing.pop());
+            }
+            return real.normalize().startsWith(realRoot);
+        } catch (java.io.IOException e) {
+            throw StorageException.of(e);
+        }
     }
 
     static S3Storage.Config s3Config(S3 s3) {

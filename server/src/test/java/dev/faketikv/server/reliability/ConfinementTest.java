@@ -31,6 +31,20 @@ class ConfinementTest {
             assertThat(outside).singleElement().satisfies(r -> assertThat(r.getError().getMsg())
                     .contains("kind: PermissionDenied").contains("outside backup.local-root"));
             assertThat(tmp.resolve("elsewhere")).doesNotExist();
+            // a symbolic link inside the root that points out of it does not open a way out
+            java.nio.file.Files.createDirectories(root);
+            java.nio.file.Files.createDirectories(tmp.resolve("outside"));
+            java.nio.file.Files.createSymbolicLink(root.resolve("link"), tmp.resolve("outside"));
+            List<BackupResponse> viaLink = client.backup(TestServers.txn(TestServers.local(root.resolve("link/x"))).build());
+            assertThat(viaLink).singleElement().satisfies(r -> assertThat(r.getError().getMsg()).contains("outside backup.local-root"));
+            try (var s = java.nio.file.Files.list(tmp.resolve("outside"))) {
+                assertThat(s.count()).isZero();
+            }
+            // and the root cannot be switched off online
+            HttpResponse<String> change = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/config"))
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"backup.local-root\": \"\"}")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(change.statusCode()).isEqualTo(400);
+            assertThat(change.body()).contains("can not be changed online");
         }
     }
 
@@ -38,8 +52,9 @@ class ConfinementTest {
     void aReadOnlyStatusServerRefusesEveryMutation() throws Exception {
         try (FakeTikv tikv = FakeTikv.builder().seed("txn:rows=10").set("fake.status-readonly", true).start()) {
             HttpClient http = HttpClient.newHttpClient();
-            for (String[] m : new String[][] {{"POST", "/config"}, {"PUT", "/fail/backup_before_scan"}, {"PUT", "/faults"},
-                    {"DELETE", "/journal"}, {"POST", "/regions/split"}}) {
+            for (String[] m : new String[][] {{"POST", "/config"}, {"PUT", "/fail/backup_before_scan"}, {"DELETE", "/fail/x"},
+                    {"PUT", "/faults"}, {"DELETE", "/faults"}, {"DELETE", "/faults/x"}, {"POST", "/faults/x/release"},
+                    {"DELETE", "/journal"}, {"POST", "/regions/split"}, {"POST", "/regions/1/leader"}, {"POST", "/regions/1/epoch"}}) {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + m[1]))
                         .method(m[0], HttpRequest.BodyPublishers.ofString("{}")).build(), HttpResponse.BodyHandlers.ofString());
                 assertThat(r.statusCode()).as(m[0] + " " + m[1]).isEqualTo(403);

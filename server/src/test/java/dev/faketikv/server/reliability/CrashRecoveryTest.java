@@ -52,7 +52,13 @@ class CrashRecoveryTest {
 
     static String awaitReady(Process p) throws Exception {
         BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        String line = out.readLine();
+        String line = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return out.readLine();
+            } catch (java.io.IOException e) {
+                return null;
+            }
+        }).get(60, TimeUnit.SECONDS);
         assertThat(line).isNotNull();
         Matcher m = READY.matcher(line);
         assertThat(m.matches()).as(line).isTrue();
@@ -97,7 +103,10 @@ class CrashRecoveryTest {
         Path data = tmp.resolve("data");
 
         // 1. SIGKILL during seeding: as soon as RocksDB's WAL grows
+        List<Process> started = new java.util.ArrayList<>();
+        try {
         Process p = serve(data);
+        started.add(p);
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> walBytes(data) > 1_000_000);
         kill9(p);
         try (Engine e = Engine.open(data.resolve("db"))) {
@@ -106,6 +115,7 @@ class CrashRecoveryTest {
 
         // 2. restart: the seed is applied again (its marker was never written) and ends identical
         p = serve(data);
+        started.add(p);
         String addr = awaitReady(p);
         Path out = tmp.resolve("backup-killed");
         try (BackupClient client = new BackupClient(addr)) {
@@ -121,6 +131,7 @@ class CrashRecoveryTest {
 
         // 4. restart again: a backup is complete and every file verifies
         p = serve(data);
+        started.add(p);
         try {
             addr = awaitReady(p);
             Path out2 = tmp.resolve("backup-after");
@@ -135,6 +146,11 @@ class CrashRecoveryTest {
             p.waitFor(20, TimeUnit.SECONDS);
         }
         assertThat(digest(data.resolve("db"))).isEqualTo(expected);
+        } finally {
+            for (Process left : started) {
+                left.destroyForcibly();
+            }
+        }
     }
 
     static long walBytes(Path data) {

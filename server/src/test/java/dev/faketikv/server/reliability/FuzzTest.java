@@ -42,6 +42,8 @@ class FuzzTest {
     static FakeTikv tikv;
     static BackupClient client;
     static int threadsBefore;
+    static java.util.Set<String> rootBefore;
+    static java.util.Set<String> etcBefore;
     static long heapBefore;
 
     static final MethodDescriptor<byte[], byte[]> RAW = MethodDescriptor.<byte[], byte[]>newBuilder()
@@ -75,6 +77,8 @@ class FuzzTest {
                 .set("backup.local-root", root.toString()).set("fake.s3-retry-base-delay", "1ms")
                 .dataDir(sandbox.resolve("data")).start();
         client = new BackupClient(tikv.addr());
+        rootBefore = names(Path.of("/"));
+        etcBefore = names(Path.of("/etc"));
         System.gc();
         threadsBefore = Thread.activeCount();
         heapBefore = usedHeap();
@@ -91,13 +95,21 @@ class FuzzTest {
                     .untilAsserted(() -> assertThat(Thread.activeCount()).isLessThanOrEqualTo(threadsBefore + 16));
             System.gc();
             assertThat(usedHeap()).isLessThan(heapBefore + (256L << 20));
-            // nothing outside the sandbox root but the server's own data
+            // nothing outside the sandbox root but the server's own data; nothing new in / or /etc
             try (var s = Files.list(sandbox)) {
                 assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("root", "data");
             }
+            assertThat(names(Path.of("/"))).isEqualTo(rootBefore);
+            assertThat(names(Path.of("/etc"))).isEqualTo(etcBefore);
         } finally {
             client.close();
             tikv.close();
+        }
+    }
+
+    static java.util.Set<String> names(Path dir) throws IOException {
+        try (var s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).collect(java.util.stream.Collectors.toSet());
         }
     }
 

@@ -124,7 +124,17 @@ class SecurityTest {
             // the status server: same CA, client certificate required
             assertThat(get(tikv.statusUrl() + "/status", client).statusCode()).isEqualTo(200);
             assertThatThrownBy(() -> get(tikv.statusUrl() + "/status", null)).isInstanceOf(java.io.IOException.class);
+            assertThatThrownBy(() -> get(tikv.statusUrl() + "/status", stranger)).isInstanceOf(java.io.IOException.class);
+            assertThatThrownBy(() -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create(tikv.statusUrl().replace("https://", "http://") + "/status")).build(), HttpResponse.BodyHandlers.ofString()))
+                    .isInstanceOf(java.io.IOException.class);
         }
+    }
+
+    @Test
+    void certAllowedCnWithoutTlsIsRefusedAtStart() {
+        assertThatThrownBy(() -> FakeTikv.builder().set("security.cert-allowed-cn", List.of("br")).start())
+                .hasMessageContaining("cert-allowed-cn needs TLS");
     }
 
     @Test
