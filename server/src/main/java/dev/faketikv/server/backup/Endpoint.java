@@ -73,6 +73,8 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
     private final ControlThreadPool controlPool;
     private final ThreadPoolExecutor ioPool;
     private final SoftLimit softLimit;
+    private final java.util.concurrent.ScheduledExecutorService timer;
+    private final SoftLimitKeeper keeper;
     private final AtomicLong scratchSeq = new AtomicLong();
     private final long scanRatePerThread;
     private final ThreadLocal<dev.faketikv.server.storage.Limiter> scanLimiter;
@@ -121,6 +123,14 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
                 });
         this.softLimit = new SoftLimit(c.numThreads());
         metrics.setSoftLimit(c.numThreads());
+        this.timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "timer");
+            t.setDaemon(true);
+            return t;
+        });
+        this.keeper = new SoftLimitKeeper(softLimit, config, new SoftLimitKeeper.ProcSampler(),
+                dev.faketikv.server.config.TikvConfig::cpuQuota, metrics, timer);
+        keeper.start();
     }
 
     public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
@@ -198,10 +208,6 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
             return;
         }
         BackupConfig cfg = config.get();
-        if (softLimit.cap() != cfg.numThreads()) {
-            softLimit.resize(cfg.numThreads());
-            metrics.setSoftLimit(cfg.numThreads());
-        }
         controlPool.adjustWith(cfg.numThreads());
         Progress progress = new Progress(storeId, regions, task.startKey(), task.endKey(), task.isRawKv(), task.cf());
         dev.faketikv.server.storage.Limiter throttle = rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.THROTTLE
@@ -370,6 +376,8 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
      */
     @Override
     public void close() {
+        keeper.close();
+        timer.shutdownNow();
         controlPool.close();
         ioPool.shutdown();
         try {

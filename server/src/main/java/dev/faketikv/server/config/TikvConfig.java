@@ -122,7 +122,7 @@ public final class TikvConfig {
             ConfigKey::toSize, v -> v > 0, "must be > 0",
             "cut a region's files when default+write KV bytes reach this; clamped at start-up to [region-max-size / 10, region-max-size * 2] = [14.4MB, 288MB]");
     public static final ConfigKey<Boolean> ENABLE_AUTO_TUNE = new ConfigKey<>("backup.enable-auto-tune", Boolean.class, true,
-            ConfigKey::toBool, v -> true, "", "accepted; auto-tune itself is not modelled yet (soft limit = num-threads)");
+            ConfigKey::toBool, v -> true, "", "let the soft limit follow idle CPU (TiKV's auto-tune); false = soft limit is num-threads");
     public static final ConfigKey<Integer> AUTO_TUNE_REMAIN_THREADS = new ConfigKey<>("backup.auto-tune-remain-threads", Integer.class,
             (int) Math.round(CPU * 0.2), ConfigKey::toInt, v -> v >= 0, "must be >= 0", "CPUs auto-tune leaves free");
     public static final ConfigKey<Duration> AUTO_TUNE_REFRESH_INTERVAL = new ConfigKey<>("backup.auto-tune-refresh-interval", Duration.class,
