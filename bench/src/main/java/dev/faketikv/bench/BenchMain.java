@@ -64,6 +64,7 @@ public final class BenchMain implements Runnable {
                         .with(TikvConfig.SERVER_ADDR.name(), "127.0.0.1:0").with(TikvConfig.STATUS_ADDR.name(), "127.0.0.1:0")
                         .with(TikvConfig.DATA_DIR.name(), tmp.resolve("data").toString())
                         .with(TikvConfig.NUM_THREADS.name(), threads)
+                        .with(TikvConfig.ENABLE_AUTO_TUNE.name(), false)
                         .with(TikvConfig.SEED.name(), List.of(seed));
                 long s0 = System.nanoTime();
                 try (FakeTikvServer server = FakeTikvServer.start(cfg);
