@@ -51,6 +51,7 @@ public final class FakeTikvServer implements AutoCloseable {
     private final AtomicReference<BackupConfig> backupConfig;
     private final Faults faults;
     private final Journal journal;
+    private final dev.faketikv.server.control.Trace trace;
     private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
     private final Engine engine;
     private final RegionMap regions;
@@ -82,6 +83,7 @@ public final class FakeTikvServer implements AutoCloseable {
             }
         }
         this.journal = new Journal(storeId);
+        this.trace = new dev.faketikv.server.control.Trace(this.config.get(TikvConfig.TRACE));
         this.engine = Engine.open(dataDir.resolve("db"));
         boolean ok = false;
         Worker bg = null;
@@ -105,13 +107,14 @@ public final class FakeTikvServer implements AutoCloseable {
                             : Path.of(this.config.get(TikvConfig.SCRATCH_DIR)), metrics, storages != null ? storages : defaultStorages(), faults,
                     this.config.get(TikvConfig.SCAN_RATE_PER_THREAD));
             this.endpoint = ep;
+            ep.trace(trace);
             ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config);
             java.util.List<io.grpc.ServerInterceptor> interceptors = new java.util.ArrayList<>();
             interceptors.add(new dev.faketikv.server.metrics.GrpcMetricsInterceptor(metrics.registry()));
             if (this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
                 interceptors.add(Security.commonNameCheck(this.config.get(TikvConfig.CERT_ALLOWED_CN)));
             }
-            srv = sb.addService(io.grpc.ServerInterceptors.intercept(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests),
+            srv = sb.addService(io.grpc.ServerInterceptors.intercept(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace),
                     interceptors)).build().start();
             this.grpc = srv;
             backupWorker.start(endpoint);
@@ -288,6 +291,10 @@ public final class FakeTikvServer implements AutoCloseable {
 
     public Journal journal() {
         return journal;
+    }
+
+    public dev.faketikv.server.control.Trace trace() {
+        return trace;
     }
 
     /** {@code http://host:port} of the status server. */

@@ -82,6 +82,7 @@ public record BackupRange(byte[] startKey, byte[] endKey, Region region, Peer le
             }
             Duration took = Duration.ofNanos(System.nanoTime() - scanStart);
             ctx.metrics().observeRange("scan", took);
+            ctx.endpoint().trace().step(ctx.task().number(), "region %d scanned and its SSTs built in %d ms", region.id(), took.toMillis());
             if (took.compareTo(SLOW_SCAN) > 0) {
                 LOG.warn("backup scan takes long time. region={} take={}", region.id(), took);
             }

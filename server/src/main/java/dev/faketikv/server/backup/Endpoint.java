@@ -70,6 +70,7 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
     private final BackupMetrics metrics;
     private final StorageFactory storages;
     private final dev.faketikv.server.control.Faults faults;
+    private volatile dev.faketikv.server.control.Trace trace = new dev.faketikv.server.control.Trace(false);
     private final ControlThreadPool controlPool;
     private final ThreadPoolExecutor ioPool;
     private final SoftLimit softLimit;
@@ -160,7 +161,9 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         }
         LOG.info("run backup task {}", task);
         long t0 = System.nanoTime();
+        trace.step(task.number(), "run on the backup-endpoint worker: %s", task);
         task.sink().onComplete(() -> {
+            trace.step(task.number(), "done: the last worker released the stream after %d ms", (System.nanoTime() - t0) / 1_000_000);
             metrics.observeRequest(Duration.ofNanos(System.nanoTime() - t0));
             LOG.info("backup closed: {} in {} ms", task, (System.nanoTime() - t0) / 1_000_000);
         });
@@ -209,6 +212,8 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         }
         BackupConfig cfg = config.get();
         controlPool.adjustWith(cfg.numThreads());
+        trace.step(task.number(), "set up: storage=%s, %d scan workers on bkwkr (pool size %d), batch-size %d, soft limit %d",
+                storage.name(), cfg.numThreads(), controlPool.size(), cfg.batchSize(), softLimit.cap());
         Progress progress = new Progress(storeId, regions, task.startKey(), task.endKey(), task.isRawKv(), task.cf());
         dev.faketikv.server.storage.Limiter throttle = rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.THROTTLE
                 ? new dev.faketikv.server.storage.Limiter(rule.rate(), System::nanoTime) : null;
@@ -311,6 +316,15 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
 
     public dev.faketikv.server.control.Faults faults() {
         return faults;
+    }
+
+    public dev.faketikv.server.control.Trace trace() {
+        return trace;
+    }
+
+    /** Uses {@code t} for request traces ({@code serve --trace}). */
+    public void trace(dev.faketikv.server.control.Trace t) {
+        this.trace = t;
     }
 
     Path scratchDir() {

@@ -178,6 +178,9 @@ final class RequestContext {
             throw new CancelledException();
         }
         metrics().observeScanWait(Duration.ofNanos(System.nanoTime() - t0));
+        endpoint.trace().step(task.number(), "handed %s to a save worker: %d files, %d kvs, waited %d ms for room",
+                group.namePrefix(), group.files().size(), group.files().stream().mapToLong(BuiltFile::totalKvs).sum(),
+                (System.nanoTime() - t0) / 1_000_000);
         task.sink().retain();
         try {
             endpoint.ioPool().execute(new SaveFileWorker(this, group));

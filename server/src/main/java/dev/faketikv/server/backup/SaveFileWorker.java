@@ -73,6 +73,9 @@ final class SaveFileWorker implements java.lang.Runnable {
                 resp.clearFiles().setError(c.error());
             }
             ctx.metrics().observeRange(group.rawKv() ? "save_raw" : "save", Duration.ofNanos(System.nanoTime() - t0));
+            ctx.endpoint().trace().step(ctx.task().number(), "saved %s: %d files to %s in %d ms%s; responding",
+                    group.namePrefix(), resp.getFilesCount(), ctx.storage().name(), (System.nanoTime() - t0) / 1_000_000,
+                    resp.hasError() ? " (error)" : "");
             if (!ctx.task().sink().send(resp.build())) {
                 LOG.warn("backup failed to send response, the client is gone");
             }

@@ -58,6 +58,7 @@ final class ScanWorker implements java.lang.Runnable {
         }
         SoftLimit limit = ctx.endpoint().softLimit();
         boolean permit = false;
+        long w0 = System.nanoTime();
         try {
             limit.acquire();
             permit = true;
@@ -68,8 +69,11 @@ final class ScanWorker implements java.lang.Runnable {
         try {
             List<BackupRange> batch = ctx.progress().forward(ctx.config().batchSize());
             if (batch.isEmpty()) {
+                ctx.endpoint().trace().step(ctx.task().number(), "scan worker ends: no ranges left");
                 return false;
             }
+            ctx.endpoint().trace().step(ctx.task().number(), "batch of %d ranges (regions %s) after %d ms for a soft-limit permit",
+                    batch.size(), batch.stream().map(r -> Long.toString(r.region().id())).toList(), (System.nanoTime() - w0) / 1_000_000);
             for (BackupRange range : batch) {
                 if (ctx.task().cancelled()) {
                     LOG.info("backup task has canceled");

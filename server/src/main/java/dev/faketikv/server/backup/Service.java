@@ -42,12 +42,15 @@ public final class Service extends BackupGrpc.BackupImplBase {
     private final Journal journal;
     private final FailPoints failPoints;
     private final AtomicLong requests;
+    private final dev.faketikv.server.control.Trace trace;
 
     /**
      * @param requests numbers the requests (1-based) for fault rules and the journal; shared so a test
      *                 harness can restart the count
      */
-    public Service(Scheduler<Task> scheduler, Journal journal, FailPoints failPoints, AtomicLong requests) {
+    public Service(Scheduler<Task> scheduler, Journal journal, FailPoints failPoints, AtomicLong requests,
+                   dev.faketikv.server.control.Trace trace) {
+        this.trace = trace;
         this.scheduler = scheduler;
         this.journal = journal;
         this.failPoints = failPoints;
@@ -80,6 +83,7 @@ public final class Service extends BackupGrpc.BackupImplBase {
             return;
         }
         try {
+            trace.step(number, "accepted on the gRPC thread; scheduling on backup-endpoint");
             scheduler.schedule(task);
         } catch (ScheduleException e) {
             sink.fail("INVALID_ARGUMENT", e.debug());

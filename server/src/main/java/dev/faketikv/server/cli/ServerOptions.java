@@ -27,6 +27,9 @@ final class ServerOptions {
     @Option(names = "--faults", description = "fault rules file (TOML), see config/faults/")
     String faults;
 
+    @Option(names = "--trace", description = "log the life of each request, one line per step")
+    boolean trace;
+
     @Option(names = "--status-readonly", description = "refuse every mutating status-server request")
     boolean statusReadonly;
 
@@ -40,6 +43,9 @@ final class ServerOptions {
         }
         if (statusAddr != null) {
             cfg = cfg.with(TikvConfig.STATUS_ADDR.name(), statusAddr);
+        }
+        if (trace) {
+            cfg = cfg.with(TikvConfig.TRACE.name(), true);
         }
         if (statusReadonly) {
             cfg = cfg.with(TikvConfig.STATUS_READONLY.name(), true);

@@ -154,6 +154,8 @@ public final class TikvConfig {
             "cap on the logical KV bytes/s each backup scan thread produces (0 = unlimited; config/tikv-realistic.toml: 20MB)");
     public static final ConfigKey<String> SCRATCH_DIR = new ConfigKey<>("fake.scratch-dir", String.class, "",
             Object::toString, s -> true, "", "where SSTs are built before upload (empty = {data-dir}/backup-scratch; a tmpfs keeps them in memory as TiKV does)");
+    public static final ConfigKey<Boolean> TRACE = new ConfigKey<>("fake.trace", Boolean.class, false,
+            ConfigKey::toBool, v -> true, "", "log the life of each request, one line per step (also serve --trace, GET/PUT /trace)");
     public static final ConfigKey<String> FAULTS_FILE = new ConfigKey<>("fake.faults", String.class, "",
             Object::toString, s -> true, "", "fault rules file (TOML) loaded at start; see config/faults/");
     public static final ConfigKey<Duration> S3_RETRY_BASE_DELAY = new ConfigKey<>("fake.s3-retry-base-delay", Duration.class,
@@ -168,7 +170,7 @@ public final class TikvConfig {
             CA_PATH, CERT_PATH, KEY_PATH, CERT_ALLOWED_CN, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
             IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
-            S3_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, SEED);
+            S3_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, TRACE, SEED);
 
     private static final Set<String> STRICT_SECTIONS = Set.of("backup", "backup.hadoop", "fake");
 

@@ -192,6 +192,19 @@ public final class StatusServer implements AutoCloseable {
                 a.add(regionNode(lr[1]));
                 json(ex, 200, a);
             }
+            case "/trace" -> {
+                if (method.equals("GET")) {
+                    reply(ex, 200, "text/plain; charset=utf-8", String.join("\n", server.trace().lines()) + "\n");
+                } else if (method.equals("PUT") || method.equals("POST")) {
+                    server.trace().enable(Boolean.parseBoolean(body.trim()));
+                    reply(ex, 200, "text/plain; charset=utf-8", "trace " + (server.trace().enabled() ? "on" : "off") + "\n");
+                } else if (method.equals("DELETE")) {
+                    server.trace().clear();
+                    reply(ex, 200, "text/plain; charset=utf-8", "cleared\n");
+                } else {
+                    throw new HttpError(405, "method not allowed");
+                }
+            }
             case "/journal" -> {
                 if (method.equals("GET")) {
                     reply(ex, 200, "application/json", server.journal().toJson());
