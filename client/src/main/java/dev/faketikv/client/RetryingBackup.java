@@ -11,7 +11,7 @@ import org.tikv.kvproto.Brpb.BackupResponse;
  * BR's backup loop against one store, reduced to its core (BR {@code br/pkg/backup/push.go} and the
  * fine-grained retry in {@code client.go}): send the request, keep every successful response in a
  * {@link RangeTree}, classify every error with {@link BrErrors}, and re-send the ranges still missing,
- * up to {@code maxRounds} times; give up on a fatal error. No PD, no leader lookup, no backoff sleeps
+ * up to {@code maxRounds} times; give up on a fatal error, cancelling the call. No PD, no leader lookup, no backoff sleeps
  * (the fake answers at once). Not thread-safe.
  */
 public final class RetryingBackup {
@@ -39,6 +39,9 @@ public final class RetryingBackup {
             round++;
             for (byte[][] gap : gaps) {
                 BackupRequest sub = req.toBuilder().setStartKey(ByteString.copyFrom(gap[0])).setEndKey(ByteString.copyFrom(gap[1])).build();
+                // like BR cancelling its context: giving up (or returning) ends the call on the server too
+                io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+                io.grpc.Context previous = call.attach();
                 try {
                     for (var it = client.stream(sub); it.hasNext(); ) {
                         BackupResponse r = it.next();
@@ -59,6 +62,9 @@ public final class RetryingBackup {
                         return new Outcome(good, retried, d.reason(), round, tree);
                     }
                     retried.add(d.reason());
+                } finally {
+                    call.detach(previous);
+                    call.cancel(null);
                 }
             }
         }

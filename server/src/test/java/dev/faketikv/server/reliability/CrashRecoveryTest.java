@@ -149,6 +149,7 @@ class CrashRecoveryTest {
         } finally {
             for (Process left : started) {
                 left.destroyForcibly();
+                left.waitFor(20, TimeUnit.SECONDS);
             }
         }
     }
