@@ -42,6 +42,15 @@ public final class LazyWorker<T> {
         return true;
     }
 
+    /** Attaches a runner with a timer: its first timeout comes one interval from now. */
+    public boolean startWithTimer(RunnableWithTimer<T> runner) {
+        if (!start(runner)) {
+            return false;
+        }
+        Worker.GLOBAL_TIMER.schedule(mailbox::timeout, runner.getInterval().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        return true;
+    }
+
     public Scheduler<T> scheduler() {
         return scheduler;
     }

@@ -13,7 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * loop never returns {@code Pending} while messages are queued).
  *
  * <p>Simplified against TiKV: Java has no "all senders dropped" signal, so end-of-stream is an explicit
- * {@link #close()}; the runner's {@code shutdown()} runs once the mailbox is closed and drained.
+ * {@link #close()}; the runner's {@code shutdown()} runs once the mailbox is closed and drained. A timeout
+ * is a flag handled after the queued tasks of the current drain, not a message in the queue.
  */
 final class Mailbox<T> {
     private final ThreadPool pool;
@@ -23,6 +24,7 @@ final class Mailbox<T> {
     private final AtomicBoolean shutdownDone = new AtomicBoolean();
     private volatile Runnable<T> runner;
     private volatile boolean closed;
+    private final AtomicBoolean timeoutPending = new AtomicBoolean();
 
     Mailbox(ThreadPool pool, AtomicLong counter) {
         this.pool = pool;
@@ -48,6 +50,12 @@ final class Mailbox<T> {
         kick();
     }
 
+    /** A {@code Timeout} message: the runner's {@code onTimeout} runs on this mailbox, between tasks. */
+    void timeout() {
+        timeoutPending.set(true);
+        kick();
+    }
+
     private void kick() {
         if (runner != null && scheduled.compareAndSet(false, true)) {
             pool.spawn(this::drain);
@@ -67,6 +75,15 @@ final class Mailbox<T> {
                     counter.decrementAndGet();
                 }
             }
+            if (timeoutPending.getAndSet(false) && runner instanceof RunnableWithTimer<T> timed && !closed) {
+                try {
+                    timed.onTimeout();
+                } catch (Throwable e) {
+                    org.slf4j.LoggerFactory.getLogger(Mailbox.class).error("runnable failed on a timeout", e);
+                } finally {
+                    Worker.GLOBAL_TIMER.schedule(this::timeout, timed.getInterval().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                }
+            }
             if (closed && queue.isEmpty() && shutdownDone.compareAndSet(false, true)) {
                 runner.shutdown();
             }
@@ -76,6 +93,6 @@ final class Mailbox<T> {
     }
 
     private boolean hasWork() {
-        return !queue.isEmpty() || (closed && !shutdownDone.get());
+        return !queue.isEmpty() || timeoutPending.get() || (closed && !shutdownDone.get());
     }
 }

@@ -30,6 +30,21 @@ public final class Worker {
         return new Builder(name).create();
     }
 
+    /** TiKV's {@code GLOBAL_TIMER_HANDLE}: one daemon thread named {@code timer} that arms timeouts. */
+    static final java.util.concurrent.ScheduledExecutorService GLOBAL_TIMER =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "timer");
+                t.setDaemon(true);
+                return t;
+            });
+
+    /** {@code start_with_timer}: like {@link #start}, plus a timeout every {@code runner.getInterval()}. */
+    public <T> Scheduler<T> startWithTimer(String name, RunnableWithTimer<T> runner) {
+        LazyWorker<T> lazy = lazyBuild(name);
+        lazy.startWithTimer(runner);
+        return lazy.scheduler();
+    }
+
     /** Starts {@code runner} now and returns its scheduler. */
     public <T> Scheduler<T> start(String name, Runnable<T> runner) {
         LazyWorker<T> lazy = lazyBuild(name);

@@ -134,4 +134,97 @@ class WorkerTest {
         }
         assertThatThrownBy(() -> pool.spawn(() -> {})).isInstanceOf(IllegalStateException.class);
     }
+
+    static final class Ticker implements RunnableWithTimer<Integer> {
+        final AtomicInteger timeouts = new AtomicInteger();
+        final AtomicInteger inside = new AtomicInteger();
+        volatile boolean overlapped;
+        volatile java.time.Duration interval = java.time.Duration.ofMillis(20);
+
+        @Override
+        public void run(Integer task) {
+            enter();
+        }
+
+        @Override
+        public void onTimeout() {
+            timeouts.incrementAndGet();
+            enter();
+        }
+
+        private void enter() {
+            if (inside.incrementAndGet() > 1) {
+                overlapped = true;
+            }
+            inside.decrementAndGet();
+        }
+
+        @Override
+        public java.time.Duration getInterval() {
+            return interval;
+        }
+    }
+
+    @Test
+    void timeoutsArriveOnTheRunnablesOwnMailbox() throws Exception {
+        Worker w = new Worker.Builder("test-timer").threadCount(2).create();
+        try {
+            Ticker t = new Ticker();
+            Scheduler<Integer> s = w.startWithTimer("ticker", t);
+            for (int i = 0; i < 500; i++) {
+                s.scheduleForce(i);
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> t.timeouts.get() >= 3);
+            assertThat(t.overlapped).isFalse();
+            // the interval is read again for every timeout
+            t.interval = Duration.ofMillis(5);
+            int seen = t.timeouts.get();
+            await().atMost(Duration.ofSeconds(5)).until(() -> t.timeouts.get() >= seen + 5);
+            assertThat(t.overlapped).isFalse();
+            s.stop();
+        } finally {
+            w.stop();
+        }
+    }
+
+    @Test
+    void thePoolCanBeResizedAtRuntime() throws Exception {
+        ThreadPool pool = new ThreadPool("resize", 3);
+        try {
+            pool.resize(1);
+            ConcurrentHashMap<String, AtomicInteger> names = new ConcurrentHashMap<>();
+            CountDownLatch done = new CountDownLatch(200);
+            for (int i = 0; i < 200; i++) {
+                pool.spawn(() -> {
+                    names.computeIfAbsent(Thread.currentThread().getName(), k -> new AtomicInteger()).incrementAndGet();
+                    done.countDown();
+                });
+            }
+            assertThat(done.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(names.keySet()).containsExactly("resize-0");
+            pool.resize(3);
+            assertThat(pool.activeThreads()).isEqualTo(3);
+            CountDownLatch all = new CountDownLatch(3);
+            CountDownLatch release = new CountDownLatch(1);
+            ConcurrentHashMap<String, Boolean> busy = new ConcurrentHashMap<>();
+            for (int i = 0; i < 3; i++) {
+                pool.spawn(() -> {
+                    busy.put(Thread.currentThread().getName(), true);
+                    all.countDown();
+                    try {
+                        release.await(5, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+            }
+            // three blocking tasks run at once: all three threads take tasks again
+            assertThat(all.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(busy.keySet()).hasSize(3);
+            release.countDown();
+            assertThatThrownBy(() -> pool.resize(4)).isInstanceOf(IllegalArgumentException.class);
+        } finally {
+            pool.shutdown();
+        }
+    }
 }

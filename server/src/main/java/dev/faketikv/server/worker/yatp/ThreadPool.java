@@ -21,8 +21,9 @@ import org.slf4j.LoggerFactory;
  * A worker looks for work in this order: its own deque (newest first), the injector (oldest first), the
  * other workers' deques (oldest first); with none, it parks until a spawn wakes it.
  *
- * <p>Simplified against yatp: no spin-then-park back-off, no batch steals, no multilevel queue, no
- * futures (tasks are plain {@link Runnable}s run to completion), and the thread count is fixed.
+ * <p>All {@code max} threads start at once; {@link #resize(int)} changes how many of them take tasks
+ * (later yatp's core thread count). Simplified against yatp: no spin-then-park back-off, no batch steals,
+ * no multilevel queue, no futures (tasks are plain {@link Runnable}s run to completion).
  *
  * <p>Thread-safe. Threads are named {@code {name}-{index}} and are daemons.
  */
@@ -39,12 +40,15 @@ public final class ThreadPool {
     private final AtomicLong completed = new AtomicLong();
     private int parked;
     private volatile boolean shutdown;
+    /** Workers with an index below this take tasks; the others stay parked (yatp's core thread count). */
+    private volatile int active;
 
     public ThreadPool(String name, int threadCount) {
         if (threadCount <= 0) {
             throw new IllegalArgumentException("thread count must be > 0");
         }
         this.name = name;
+        this.active = threadCount;
         for (int i = 0; i < threadCount; i++) {
             locals.add(new ConcurrentLinkedDeque<>());
         }
@@ -84,14 +88,45 @@ public final class ThreadPool {
         parkLock.lock();
         try {
             if (parked > 0) {
-                wake.signal();
+                // with some workers held inactive, a single signal could wake one of them: wake all
+                if (active < threads.size()) {
+                    wake.signalAll();
+                } else {
+                    wake.signal();
+                }
             }
         } finally {
             parkLock.unlock();
         }
     }
 
+    /** Workers currently allowed to take tasks. */
+    public int activeThreads() {
+        return active;
+    }
+
+    /**
+     * Lets only {@code n} (1..max) workers take tasks from now on: yatp's core thread count, changed at
+     * runtime. Threads are not created or destroyed; the others park, and tasks in their local queues are
+     * stolen by the active ones.
+     */
+    public void resize(int n) {
+        if (n < 1 || n > threads.size()) {
+            throw new IllegalArgumentException("active threads must be in [1, " + threads.size() + "]");
+        }
+        parkLock.lock();
+        try {
+            active = n;
+            wake.signalAll();
+        } finally {
+            parkLock.unlock();
+        }
+    }
+
     private Runnable findTask(int idx) {
+        if (idx >= active) {
+            return null;
+        }
         Runnable t = locals.get(idx).pollLast();
         if (t != null) {
             return t;
