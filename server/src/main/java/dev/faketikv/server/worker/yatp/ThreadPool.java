@@ -12,18 +12,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A small yatp-style thread pool with a single-level queue ({@code tikv/yatp} {@code src/pool} and
- * {@code src/queue/single_level.rs}): one global injector that any thread can push to, one local deque
- * per worker thread, and stealing between workers.
+ * A small yatp-style thread pool ({@code tikv/yatp} {@code src/pool}, {@code src/queue/single_level.rs} and
+ * {@code src/queue/multilevel.rs}): global injectors that any thread can push to (one, or three levels with
+ * a {@link LevelManager}), one local deque per worker thread, and stealing between workers.
  *
  * <p>A task spawned from inside one of the pool's workers goes to that worker's local deque (as
  * yatp's {@code Local::spawn}); a task spawned from outside goes to the injector ({@code Remote::spawn}).
  * A worker looks for work in this order: its own deque (newest first), the injector (oldest first), the
- * other workers' deques (oldest first); with none, it parks until a spawn wakes it.
+ * other workers' deques (oldest first), then (multilevel) the other levels' injectors; with none, it parks
+ * until a spawn wakes it. In a multilevel pool the injector tried first is drawn by the level manager.
  *
  * <p>All {@code max} threads start at once; {@link #resize(int)} changes how many of them take tasks
  * (later yatp's core thread count). Simplified against yatp: no spin-then-park back-off, no batch steals,
- * no multilevel queue, no futures (tasks are plain {@link Runnable}s run to completion).
+ * no futures (tasks are plain {@link Runnable}s run to completion).
  *
  * <p>Thread-safe. Threads are named {@code {name}-{index}} and are daemons.
  */
@@ -31,8 +32,9 @@ public final class ThreadPool {
     private static final Logger LOG = LoggerFactory.getLogger(ThreadPool.class);
 
     private final String name;
-    private final ConcurrentLinkedQueue<Runnable> injector = new ConcurrentLinkedQueue<>();
+    private final List<ConcurrentLinkedQueue<Runnable>> injectors = new ArrayList<>();
     private final List<ConcurrentLinkedDeque<Runnable>> locals = new ArrayList<>();
+    private final LevelManager levels;
     private final List<Thread> threads = new ArrayList<>();
     private final ReentrantLock parkLock = new ReentrantLock();
     private final Condition wake = parkLock.newCondition();
@@ -44,10 +46,23 @@ public final class ThreadPool {
     private volatile int active;
 
     public ThreadPool(String name, int threadCount) {
+        this(name, threadCount, null);
+    }
+
+    /**
+     * A pool with yatp's multilevel feedback queue when {@code levels} is given (three level injectors;
+     * {@link #spawn(long, Runnable)} queues a task at the level its task id's running time puts it), else
+     * the single-level queue.
+     */
+    public ThreadPool(String name, int threadCount, LevelManager levels) {
         if (threadCount <= 0) {
             throw new IllegalArgumentException("thread count must be > 0");
         }
         this.name = name;
+        this.levels = levels;
+        for (int i = 0; i < (levels == null ? 1 : LevelManager.LEVELS); i++) {
+            injectors.add(new ConcurrentLinkedQueue<>());
+        }
         this.active = threadCount;
         for (int i = 0; i < threadCount; i++) {
             locals.add(new ConcurrentLinkedDeque<>());
@@ -76,14 +91,24 @@ public final class ThreadPool {
 
     /** Queues {@code task}: locally when called from one of this pool's workers, else on the injector. */
     public void spawn(Runnable task) {
+        spawn(0, task);
+    }
+
+    /**
+     * Queues {@code task} of task id {@code taskId}: locally when called from one of this pool's workers
+     * (a local push ignores the level, as in yatp), else on the injector of its level.
+     */
+    public void spawn(long taskId, Runnable task) {
         if (shutdown) {
             throw new IllegalStateException("thread pool " + name + " is shut down");
         }
+        int level = levels == null ? 0 : levels.levelOf(taskId);
+        Cell cell = new Cell(taskId, level, task);
         Integer idx = workerIndex.get();
         if (idx != null) {
-            locals.get(idx).addLast(task);
+            locals.get(idx).addLast(cell);
         } else {
-            injector.add(task);
+            injectors.get(level).add(cell);
         }
         parkLock.lock();
         try {
@@ -131,12 +156,19 @@ public final class ThreadPool {
         if (t != null) {
             return t;
         }
-        t = injector.poll();
+        int expected = levels == null ? 0 : levels.expectedLevel();
+        t = injectors.get(expected).poll();
         if (t != null) {
             return t;
         }
         for (int k = 1; k < locals.size(); k++) {
             t = locals.get((idx + k) % locals.size()).pollFirst();
+            if (t != null) {
+                return t;
+            }
+        }
+        for (int k = 1; k < injectors.size(); k++) {
+            t = injectors.get((expected + k) % injectors.size()).poll();
             if (t != null) {
                 return t;
             }
@@ -164,12 +196,33 @@ public final class ThreadPool {
                     return;
                 }
             }
+            long t0 = System.nanoTime();
             try {
                 task.run();
             } catch (Throwable e) {
                 LOG.error("task failed on {}", Thread.currentThread().getName(), e);
             }
+            if (levels != null && task instanceof Cell c) {
+                levels.record(c.taskId(), c.level(), (System.nanoTime() - t0) / 1_000);
+            }
             completed.incrementAndGet();
+        }
+    }
+
+    /** Tasks waiting on each level's injector (one entry for a single-level pool). */
+    public int[] queuedByLevel() {
+        int[] out = new int[injectors.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = injectors.get(i).size();
+        }
+        return out;
+    }
+
+    /** A queued task with the task id and level it was queued at. */
+    private record Cell(long taskId, int level, Runnable task) implements Runnable {
+        @Override
+        public void run() {
+            task.run();
         }
     }
 
