@@ -97,4 +97,33 @@ class LevelManagerTest {
             pool.shutdown();
         }
     }
+
+    @Test
+    void aTaskThatYieldsReentersAtItsLevel() throws Exception {
+        LevelManager m = new LevelManager(Math::random);
+        dev.faketikv.server.worker.yatp.ThreadPool pool = new dev.faketikv.server.worker.yatp.ThreadPool("yield", 1, m);
+        try {
+            m.record(77, 1, 150_000);   // task 77 has run 150 ms: level 2
+            java.util.concurrent.CountDownLatch gate = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch queued = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch ranAgain = new java.util.concurrent.CountDownLatch(1);
+            pool.spawn(77, () -> {
+                // inside the pool: a yield goes to the level-2 injector, a plain spawn to the local deque
+                pool.yieldTask(77, ranAgain::countDown);
+                pool.spawn(77, () -> { });
+                queued.countDown();
+                try {
+                    gate.await(5, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertThat(queued.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(pool.queuedByLevel()).containsExactly(0, 0, 1);
+            gate.countDown();
+            assertThat(ranAgain.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        } finally {
+            pool.shutdown();
+        }
+    }
 }

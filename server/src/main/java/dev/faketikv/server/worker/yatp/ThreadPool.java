@@ -209,6 +209,27 @@ public final class ThreadPool {
         }
     }
 
+    /**
+     * yatp's {@code reschedule}: queues {@code task} on the global injector of its level even when called
+     * from inside the pool, so a task that yields re-enters at the level its task id's running time has
+     * reached (a plain {@link #spawn} from a worker goes to the local deque and ignores levels).
+     */
+    public void yieldTask(long taskId, Runnable task) {
+        if (shutdown) {
+            throw new IllegalStateException("thread pool " + name + " is shut down");
+        }
+        int level = levels == null ? 0 : levels.levelOf(taskId);
+        injectors.get(level).add(new Cell(taskId, level, task));
+        parkLock.lock();
+        try {
+            if (parked > 0) {
+                wake.signalAll();
+            }
+        } finally {
+            parkLock.unlock();
+        }
+    }
+
     /** Tasks waiting on each level's injector (one entry for a single-level pool). */
     public int[] queuedByLevel() {
         int[] out = new int[injectors.size()];
