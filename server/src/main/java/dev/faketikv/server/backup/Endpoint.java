@@ -236,18 +236,10 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         Region sent = range.region();
         Region cur = regions.get(sent.id());
         if (cur == null) {
-            throw regionError(Errorpb.Error.newBuilder().setMessage("region " + sent.id() + " not found")
-                    .setRegionNotFound(Errorpb.RegionNotFound.newBuilder().setRegionId(sent.id())), "region_not_found");
+            throw RegionErrorException.regionNotFound(sent.id());
         }
         if (cur.leaderStoreId() != storeId) {
-            Peer leader = cur.leader();
-            Errorpb.NotLeader.Builder nl = Errorpb.NotLeader.newBuilder().setRegionId(cur.id());
-            if (leader != null) {
-                nl.setLeader(peer(leader));
-            }
-            String may = leader == null ? "None" : "Some(id: " + leader.id() + " store_id: " + leader.storeId() + ")";
-            throw regionError(Errorpb.Error.newBuilder().setMessage("peer is not leader for region " + cur.id() + ", leader may " + may)
-                    .setNotLeader(nl), "not_leader");
+            throw RegionErrorException.notLeader(cur.id(), cur.leader());
         }
         Peer mine = cur.peerOn(storeId);
         if (mine == null || range.leader() == null || mine.id() != range.leader().id()) {
@@ -256,21 +248,19 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
             throw regionError(Errorpb.Error.newBuilder().setMessage(msg), null);
         }
         if (cur.version() != sent.version()) {
-            Errorpb.EpochNotMatch.Builder enm = Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(toPb(cur));
             // raftstore's collect_sibling_region with right-derived splits: the regions split off to the
             // left, walking left, as many as the version moved on, at most MAX_REGIONS_IN_ERROR
             long siblings = Math.min(MAX_REGIONS_IN_ERROR, Math.max(0, cur.version() - sent.version()));
-            Region left = cur;
-            for (long i = 0; i < siblings && left.startKey().length > 0; i++) {
-                left = regions.leftOf(left);
-                if (left == null) {
+            java.util.List<Region> left = new java.util.ArrayList<>();
+            Region r = cur;
+            for (long i = 0; i < siblings && r.startKey().length > 0; i++) {
+                r = regions.leftOf(r);
+                if (r == null) {
                     break;
                 }
-                enm.addCurrentRegions(toPb(left));
+                left.add(r);
             }
-            String msg = "EpochNotMatch current epoch of region " + cur.id() + " is conf_ver: " + cur.confVer() + " version: "
-                    + cur.version() + ", but you sent conf_ver: " + sent.confVer() + " version: " + sent.version();
-            throw regionError(Errorpb.Error.newBuilder().setMessage(msg).setEpochNotMatch(enm), "epoch_not_match");
+            throw RegionErrorException.epochNotMatch(cur, left, sent.confVer(), sent.version());
         }
         return engine.snapshot();
     }

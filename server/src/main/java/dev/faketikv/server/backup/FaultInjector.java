@@ -93,26 +93,18 @@ final class FaultInjector {
         switch (r.action()) {
             case NOT_LEADER -> {
                 long leaderStore = r.number("leader-store", 0);
-                Errorpb.NotLeader.Builder nl = Errorpb.NotLeader.newBuilder().setRegionId(id);
-                String may = "None";
+                Peer hint = null;
                 if (leaderStore != 0) {
                     Peer p = region.peerOn(leaderStore);
-                    long peerId = p != null ? p.id() : 0;
-                    nl.setLeader(Metapb.Peer.newBuilder().setId(peerId).setStoreId(leaderStore));
-                    may = "Some(id: " + peerId + " store_id: " + leaderStore + ")";
+                    hint = new Peer(p != null ? p.id() : 0, leaderStore);
                 }
-                b.setMessage("peer is not leader for region " + id + ", leader may " + may).setNotLeader(nl);
-                label = "not_leader";
+                return RegionErrorException.notLeader(id, hint);
             }
             case EPOCH_NOT_MATCH -> {
-                b.setMessage("EpochNotMatch current epoch of region " + id + " is conf_ver: " + region.confVer() + " version: "
-                        + region.version() + ", but you sent conf_ver: " + region.confVer() + " version: " + region.version())
-                        .setEpochNotMatch(Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(Endpoint.toPb(region)));
-                label = "epoch_not_match";
+                return RegionErrorException.epochNotMatch(region, java.util.List.of(), region.confVer(), region.version());
             }
             case REGION_NOT_FOUND -> {
-                b.setMessage("region " + id + " not found").setRegionNotFound(Errorpb.RegionNotFound.newBuilder().setRegionId(id));
-                label = "region_not_found";
+                return RegionErrorException.regionNotFound(id);
             }
             case SERVER_IS_BUSY -> {
                 String reason = r.text("reason", "injected by fake-tikv");

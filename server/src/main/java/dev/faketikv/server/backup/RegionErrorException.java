@@ -25,4 +25,31 @@ public final class RegionErrorException extends RuntimeException {
     public String label() {
         return label;
     }
+
+    /** NotLeader as raftstore builds it: the hinted leader peer, or none. */
+    static RegionErrorException notLeader(long regionId, dev.faketikv.engine.region.Peer leader) {
+        Errorpb.NotLeader.Builder nl = Errorpb.NotLeader.newBuilder().setRegionId(regionId);
+        String may = "None";
+        if (leader != null) {
+            nl.setLeader(org.tikv.kvproto.Metapb.Peer.newBuilder().setId(leader.id()).setStoreId(leader.storeId()));
+            may = "Some(id: " + leader.id() + " store_id: " + leader.storeId() + ")";
+        }
+        return new RegionErrorException(Errorpb.Error.newBuilder()
+                .setMessage("peer is not leader for region " + regionId + ", leader may " + may).setNotLeader(nl).build(), "not_leader");
+    }
+
+    static RegionErrorException regionNotFound(long regionId) {
+        return new RegionErrorException(Errorpb.Error.newBuilder().setMessage("region " + regionId + " not found")
+                .setRegionNotFound(Errorpb.RegionNotFound.newBuilder().setRegionId(regionId)).build(), "region_not_found");
+    }
+
+    /** EpochNotMatch carrying the current region first, then {@code siblings}. */
+    static RegionErrorException epochNotMatch(dev.faketikv.engine.region.Region current, java.util.List<dev.faketikv.engine.region.Region> siblings,
+                                              long sentConfVer, long sentVersion) {
+        Errorpb.EpochNotMatch.Builder enm = Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(Endpoint.toPb(current));
+        siblings.forEach(r -> enm.addCurrentRegions(Endpoint.toPb(r)));
+        String msg = "EpochNotMatch current epoch of region " + current.id() + " is conf_ver: " + current.confVer() + " version: "
+                + current.version() + ", but you sent conf_ver: " + sentConfVer + " version: " + sentVersion;
+        return new RegionErrorException(Errorpb.Error.newBuilder().setMessage(msg).setEpochNotMatch(enm).build(), "epoch_not_match");
+    }
 }
