@@ -13,6 +13,9 @@ import dev.faketikv.server.control.FailPoints;
 import dev.faketikv.server.control.FaultRules;
 import dev.faketikv.server.control.Faults;
 import dev.faketikv.server.control.Journal;
+import dev.faketikv.server.importer.ImportSstService;
+import dev.faketikv.server.importer.SstImporter;
+import org.tikv.kvproto.ImportSstpb;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.status.StatusServer;
 import dev.faketikv.server.storage.ExternalStorages;
@@ -36,7 +39,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One fake TiKV store: the engine and region map on {@code storage.data-dir}, the {@code background}
  * worker with the {@code backup-endpoint} lazy worker on it, the backup {@link Endpoint}, the gRPC server
- * with the {@code backup.Backup} {@link Service}, and the status server. Wiring mirrors TiKV's
+ * with the {@code backup.Backup} {@link Service} and the {@code import_sstpb.ImportSST}
+ * {@link ImportSstService}, and the status server. In a {@link FakeCluster} the stores share one engine
+ * and region map (standing in for raft replication) and each keeps its own workers, importer and ports. Wiring mirrors TiKV's
  * {@code TiKVServer::register_services} ({@code components/server/src/server.rs}).
  *
  * <p>gRPC keepalive: client pings are permitted every 5 s, also without calls, since BR pings every 10 s.
@@ -62,9 +67,14 @@ public final class FakeTikvServer implements AutoCloseable {
     private final Server grpc;
     private final StatusServer status;
     private final List<DataGenerator.Result> seeds = new ArrayList<>();
+    private final boolean ownsEngine;
+    private final SstImporter importer;
     private boolean closed;
 
-    private FakeTikvServer(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages) throws IOException {
+    /** The engine and region map a store of a {@link FakeCluster} shares with the others. */
+    record Shared(Engine engine, RegionMap regions, java.util.function.Consumer<List<ImportSstpb.SSTMeta>> onIngested) {}
+
+    private FakeTikvServer(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages, Shared shared) throws IOException {
         this.config = config.adjusted();
         if (!this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
             throw new dev.faketikv.server.config.ConfigException(
@@ -84,15 +94,17 @@ public final class FakeTikvServer implements AutoCloseable {
         }
         this.journal = new Journal(storeId);
         this.trace = new dev.faketikv.server.control.Trace(this.config.get(TikvConfig.TRACE));
-        this.engine = Engine.open(dataDir.resolve("db"));
+        this.ownsEngine = shared == null;
+        this.engine = shared == null ? Engine.open(dataDir.resolve("db")) : shared.engine();
+        Path storeDir = shared == null ? dataDir : dataDir.resolve("store-" + storeId);
         boolean ok = false;
         Worker bg = null;
         Endpoint ep = null;
         Server srv = null;
         try {
-            this.regions = RegionMap.load(engine);
+            this.regions = shared == null ? RegionMap.load(engine) : shared.regions();
             regions.bootstrapIfEmpty(storeId);
-            for (String s : this.config.get(TikvConfig.SEED)) {
+            for (String s : shared == null ? this.config.get(TikvConfig.SEED) : List.<String>of()) {
                 DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
                 seeds.add(r);
                 LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
@@ -103,7 +115,7 @@ public final class FakeTikvServer implements AutoCloseable {
             this.backupWorker = bg.lazyBuild("backup-endpoint");
             ep = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
                     this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
-                    this.config.get(TikvConfig.SCRATCH_DIR).isEmpty() ? dataDir.resolve("backup-scratch")
+                    this.config.get(TikvConfig.SCRATCH_DIR).isEmpty() ? storeDir.resolve("backup-scratch")
                             : Path.of(this.config.get(TikvConfig.SCRATCH_DIR)), metrics, storages != null ? storages : defaultStorages(), faults,
                     this.config.get(TikvConfig.SCAN_RATE_PER_THREAD));
             this.endpoint = ep;
@@ -114,8 +126,13 @@ public final class FakeTikvServer implements AutoCloseable {
             if (this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
                 interceptors.add(Security.commonNameCheck(this.config.get(TikvConfig.CERT_ALLOWED_CN)));
             }
+            Endpoint.StorageFactory importStorages = storages != null ? storages : defaultStorages();
+            this.importer = new SstImporter(storeId, storeDir.resolve("import"), engine, importStorages);
+            java.util.function.Consumer<List<ImportSstpb.SSTMeta>> ingested = shared == null ? metas -> { } : shared.onIngested();
             srv = sb.addService(io.grpc.ServerInterceptors.intercept(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace),
-                    interceptors)).build().start();
+                            interceptors))
+                    .addService(io.grpc.ServerInterceptors.intercept(new ImportSstService(storeId, regions, importer, ingested), interceptors))
+                    .build().start();
             this.grpc = srv;
             backupWorker.start(endpoint);
             this.status = new StatusServer(parse(this.config.get(TikvConfig.STATUS_ADDR)), this);
@@ -131,19 +148,26 @@ public final class FakeTikvServer implements AutoCloseable {
                 if (bg != null) {
                     bg.stop();
                 }
-                engine.close();
+                if (ownsEngine) {
+                    engine.close();
+                }
             }
         }
     }
 
     /** Starts a store with {@code config}. */
     public static FakeTikvServer start(TikvConfig config) throws IOException {
-        return new FakeTikvServer(config, null, null);
+        return new FakeTikvServer(config, null, null, null);
+    }
+
+    /** Starts one store of a cluster over a shared engine and region map (no seeding: the cluster seeds). */
+    static FakeTikvServer startShared(TikvConfig config, Shared shared) throws IOException {
+        return new FakeTikvServer(config, null, null, shared);
     }
 
     /** Starts a store with an injected gRPC server builder and storage factory (either may be null). */
     public static FakeTikvServer start(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages) throws IOException {
-        return new FakeTikvServer(config, serverBuilder, storages);
+        return new FakeTikvServer(config, serverBuilder, storages, null);
     }
 
     /** The default storage factory: every backend fake-tikv serves, with the configured S3 options. */
@@ -329,6 +353,13 @@ public final class FakeTikvServer implements AutoCloseable {
         backupWorker.stop();
         endpoint.close();
         background.stop();
-        engine.close();
+        if (ownsEngine) {
+            engine.close();
+        }
+    }
+
+    /** This store's SST importer (restore side). */
+    public SstImporter importer() {
+        return importer;
     }
 }

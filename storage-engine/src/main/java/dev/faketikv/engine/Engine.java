@@ -187,6 +187,30 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * Ingests finished SST files into {@code cf} (RocksDB's {@code IngestExternalFile}, moving the files,
+     * as TiKV's {@code ingest_external_file_cf} does for SST import). The files' keys are data keys;
+     * ingested keys hide older values of the same keys. On failure nothing of the files is visible.
+     */
+    public void ingest(Cf cf, List<Path> files) {
+        if (files.isEmpty()) {
+            return;
+        }
+        List<String> paths = new ArrayList<>();
+        for (Path f : files) {
+            paths.add(f.toString());
+        }
+        try (org.rocksdb.IngestExternalFileOptions o = new org.rocksdb.IngestExternalFileOptions()) {
+            o.setMoveFiles(true);
+            o.setSnapshotConsistency(true);
+            o.setAllowGlobalSeqNo(true);
+            o.setAllowBlockingFlush(true);
+            db.ingestExternalFile(byCf.get(cf), paths, o);
+        } catch (RocksDBException e) {
+            throw new EngineException("ingest into " + cf.cfName() + " failed: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void close() {
         for (ColumnFamilyHandle h : handles) {

@@ -27,7 +27,7 @@ public final class RegionErrorException extends RuntimeException {
     }
 
     /** NotLeader as raftstore builds it: the hinted leader peer, or none. */
-    static RegionErrorException notLeader(long regionId, dev.faketikv.engine.region.Peer leader) {
+    public static RegionErrorException notLeader(long regionId, dev.faketikv.engine.region.Peer leader) {
         Errorpb.NotLeader.Builder nl = Errorpb.NotLeader.newBuilder().setRegionId(regionId);
         String may = "None";
         if (leader != null) {
@@ -38,13 +38,13 @@ public final class RegionErrorException extends RuntimeException {
                 .setMessage("peer is not leader for region " + regionId + ", leader may " + may).setNotLeader(nl).build(), "not_leader");
     }
 
-    static RegionErrorException regionNotFound(long regionId) {
+    public static RegionErrorException regionNotFound(long regionId) {
         return new RegionErrorException(Errorpb.Error.newBuilder().setMessage("region " + regionId + " not found")
                 .setRegionNotFound(Errorpb.RegionNotFound.newBuilder().setRegionId(regionId)).build(), "region_not_found");
     }
 
     /** EpochNotMatch carrying the current region first, then {@code siblings}. */
-    static RegionErrorException epochNotMatch(dev.faketikv.engine.region.Region current, java.util.List<dev.faketikv.engine.region.Region> siblings,
+    public static RegionErrorException epochNotMatch(dev.faketikv.engine.region.Region current, java.util.List<dev.faketikv.engine.region.Region> siblings,
                                               long sentConfVer, long sentVersion) {
         Errorpb.EpochNotMatch.Builder enm = Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(Endpoint.toPb(current));
         siblings.forEach(r -> enm.addCurrentRegions(Endpoint.toPb(r)));

@@ -37,7 +37,7 @@ import org.tikv.kvproto.Brpb.CipherInfo;
  * group not yet uploaded is dropped and a rate-limited upload in progress is abandoned (its temp object
  * removed), so no file is written after a cancel; 5.4 still uploads the group being scanned.
  */
-final class SaveFileWorker implements java.lang.Runnable {
+public final class SaveFileWorker implements java.lang.Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(SaveFileWorker.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final String WRITER_RS = "[components/backup/src/writer.rs:132]: ";
@@ -137,8 +137,11 @@ final class SaveFileWorker implements java.lang.Runnable {
                 .build();
     }
 
-    /** TiKV's {@code EncrypterReader::new}: plaintext passes through; AES-CTR needs a key of exact length. */
-    static InputStream encrypter(InputStream in, CipherInfo cipher, byte[] iv) throws EncrypterException {
+    /**
+     * TiKV's {@code EncrypterReader::new}: plaintext passes through; AES-CTR needs a key of exact length.
+     * CTR is its own inverse, so the import side decrypts a downloaded file with the same stream.
+     */
+    public static InputStream encrypter(InputStream in, CipherInfo cipher, byte[] iv) throws EncrypterException {
         int keyLen;
         switch (cipher.getCipherType()) {
             case PLAINTEXT:

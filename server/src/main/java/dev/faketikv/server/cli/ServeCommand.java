@@ -1,5 +1,6 @@
 package dev.faketikv.server.cli;
 
+import dev.faketikv.server.FakeCluster;
 import dev.faketikv.server.FakeTikv;
 import dev.faketikv.server.config.ConfigException;
 import dev.faketikv.server.config.TikvConfig;
@@ -10,9 +11,11 @@ import picocli.CommandLine.Mixin;
 
 /**
  * {@code fake-tikv serve}: runs one store until SIGTERM/SIGINT. When it is ready it prints exactly one line
- * to stdout: {@code fake-tikv ready: addr=HOST:PORT status=HOST:PORT cluster-id=N store-id=N}.
+ * to stdout: {@code fake-tikv ready: addr=HOST:PORT status=HOST:PORT cluster-id=N store-id=N}. With
+ * {@code --stores N} (N > 1) or {@code --pd-addr} it runs a {@link FakeCluster} and prints
+ * {@code fake-tikv cluster ready: pd=HOST:PORT stores=N ...} followed by one ready line per store.
  */
-@Command(name = "serve", mixinStandardHelpOptions = true, description = "Run a fake TiKV store.")
+@Command(name = "serve", mixinStandardHelpOptions = true, description = "Run a fake TiKV store, or a cluster of stores with a PD facade (--stores N).")
 final class ServeCommand implements Callable<Integer> {
     @Mixin
     ServerOptions options = new ServerOptions();
@@ -25,6 +28,9 @@ final class ServeCommand implements Callable<Integer> {
         } catch (ConfigException | IllegalArgumentException e) {
             System.err.println("fake-tikv: invalid configuration: " + e.getMessage());
             return 2;
+        }
+        if (cfg.get(TikvConfig.STORES) > 1 || !cfg.get(TikvConfig.PD_ADDR).isEmpty()) {
+            return serveCluster(cfg);
         }
         FakeTikv tikv;
         try {
@@ -39,6 +45,28 @@ final class ServeCommand implements Callable<Integer> {
             stopped.countDown();
         }, "shutdown"));
         System.out.println(tikv.server().readyLine());
+        System.out.flush();
+        stopped.await();
+        return 0;
+    }
+
+    private static Integer serveCluster(TikvConfig cfg) throws Exception {
+        FakeCluster cluster;
+        try {
+            cluster = FakeCluster.start(cfg);
+        } catch (IllegalArgumentException | ConfigException e) {
+            System.err.println("fake-tikv: " + e.getMessage());
+            return 2;
+        } catch (java.io.IOException e) {
+            System.err.println("fake-tikv: cannot start the cluster: " + e.getMessage());
+            return 2;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            cluster.close();
+            stopped.countDown();
+        }, "shutdown"));
+        cluster.readyLines().forEach(System.out::println);
         System.out.flush();
         stopped.await();
         return 0;

@@ -33,6 +33,12 @@ final class ServerOptions {
     @Option(names = "--status-readonly", description = "refuse every mutating status-server request")
     boolean statusReadonly;
 
+    @Option(names = "--stores", description = "stores in this process (a cluster with a PD facade when > 1)")
+    Integer stores;
+
+    @Option(names = "--pd-addr", description = "PD facade address HOST:PORT (default 127.0.0.1:2379 when --stores > 1)")
+    String pdAddr;
+
     @Option(names = "--set", description = "any config key, repeatable, e.g. --set backup.num-threads=4")
     List<String> sets = new ArrayList<>();
 
@@ -52,6 +58,12 @@ final class ServerOptions {
         }
         if (faults != null) {
             cfg = cfg.with(TikvConfig.FAULTS_FILE.name(), faults);
+        }
+        if (stores != null) {
+            cfg = cfg.with(TikvConfig.STORES.name(), stores);
+        }
+        if (pdAddr != null) {
+            cfg = cfg.with(TikvConfig.PD_ADDR.name(), pdAddr);
         }
         if (dataDir != null) {
             cfg = cfg.with(TikvConfig.DATA_DIR.name(), dataDir);

@@ -1,0 +1,283 @@
+package dev.faketikv.server;
+
+import dev.faketikv.engine.Engine;
+import dev.faketikv.engine.gen.DataGenerator;
+import dev.faketikv.engine.gen.SeedSpec;
+import dev.faketikv.engine.region.Region;
+import dev.faketikv.engine.region.RegionMap;
+import dev.faketikv.server.config.TikvConfig;
+import dev.faketikv.server.pd.PdServer;
+import dev.faketikv.server.pd.PdService;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.tikv.kvproto.ImportSstpb;
+import org.tikv.kvproto.Metapb;
+
+/**
+ * A fake TiKV cluster in one process: {@code N} stores ({@link FakeTikvServer}, each with its own gRPC
+ * address, status server, store id, backup workers and SST importer) and a PD facade ({@link PdServer}).
+ *
+ * <p>Replication is modelled, not run: the stores share one engine and one region map in
+ * {@code storage.data-dir}; every region has a peer on every store; a store backs up and ingests only the
+ * regions it leads, exactly as a TiKV store answers only for its leaders. On a new data dir the leaders are
+ * spread round-robin over the stores (region i in key order → store {@code i mod N}); they can move at
+ * runtime ({@link #transferLeader}, or {@code POST /regions/{id}/leader} on any status server), and a
+ * client then sees NotLeader / EpochNotMatch as in a real cluster. When a leader ingests an SST, the
+ * copies its followers downloaded are dropped — the raft apply a real cluster would do.
+ *
+ * <pre>{@code
+ * try (FakeCluster c = FakeCluster.builder().stores(3).seed("raw:rows=1000,regions=6").start()) {
+ *     String pd = c.pdAddr();   // give this to the BR-like client: br backup raw --pd <pd> ...
+ * }
+ * }</pre>
+ *
+ * Thread-safe; {@link #close()} stops PD, then the stores, then the engine.
+ */
+public final class FakeCluster implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(FakeCluster.class);
+
+    private final TikvConfig config;
+    private final Engine engine;
+    private final RegionMap regions;
+    private final List<FakeTikvServer> stores = new ArrayList<>();
+    private final Map<Long, Metapb.StoreState> states = new ConcurrentHashMap<>();
+    private final List<DataGenerator.Result> seeds = new ArrayList<>();
+    private final long startMillis = System.currentTimeMillis();
+    private final Path tempDir;
+    private PdServer pd;
+
+    private FakeCluster(TikvConfig config, Path tempDir) throws IOException {
+        this.config = config;
+        this.tempDir = tempDir;
+        Path dataDir = Path.of(config.get(TikvConfig.DATA_DIR));
+        int n = config.get(TikvConfig.STORES);
+        long firstStore = config.get(TikvConfig.STORE_ID);
+        this.engine = Engine.open(dataDir.resolve("db"));
+        boolean ok = false;
+        try {
+            this.regions = RegionMap.load(engine);
+            boolean fresh = regions.bootstrapIfEmpty(firstStore);
+            for (String s : config.get(TikvConfig.SEED)) {
+                DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
+                seeds.add(r);
+                LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
+            }
+            List<Region> all = regions.all();
+            for (int i = 0; i < all.size(); i++) {
+                Region r = all.get(i);
+                for (int s = 0; s < n; s++) {
+                    regions.addPeer(r.id(), firstStore + s);
+                }
+                if (fresh) {
+                    regions.transferLeader(r.id(), firstStore + (i % n));
+                }
+            }
+            FakeTikvServer.Shared shared = new FakeTikvServer.Shared(engine, regions, this::ingested);
+            InetSocketAddress addr = FakeTikvServer.parse(config.get(TikvConfig.SERVER_ADDR));
+            InetSocketAddress status = FakeTikvServer.parse(config.get(TikvConfig.STATUS_ADDR));
+            for (int s = 0; s < n; s++) {
+                TikvConfig sc = config
+                        .with(TikvConfig.STORE_ID.name(), firstStore + s)
+                        .with(TikvConfig.SERVER_ADDR.name(), hostPort(addr, s))
+                        .with(TikvConfig.STATUS_ADDR.name(), hostPort(status, s));
+                stores.add(FakeTikvServer.startShared(sc, shared));
+                states.put(firstStore + s, Metapb.StoreState.Up);
+            }
+            String pdAddr = config.get(TikvConfig.PD_ADDR);
+            if (pdAddr.isEmpty()) {
+                pdAddr = "127.0.0.1:2379";
+            }
+            long clusterId = config.get(TikvConfig.CLUSTER_ID);
+            this.pd = PdServer.start(FakeTikvServer.parse(pdAddr),
+                    url -> new PdService(clusterId, this::storesPb, regions, url, System::currentTimeMillis),
+                    config.get(TikvConfig.STORE_VERSION).replaceFirst("^v", ""));
+            ok = true;
+        } finally {
+            if (!ok) {
+                close();
+            }
+        }
+    }
+
+    private static String hostPort(InetSocketAddress a, int offset) {
+        return a.getHostString() + ":" + (a.getPort() == 0 ? 0 : a.getPort() + offset);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Starts the cluster {@code config} describes exactly (what {@code serve --stores N} does). */
+    public static FakeCluster start(TikvConfig config) throws IOException {
+        return new FakeCluster(config, null);
+    }
+
+    private void ingested(List<ImportSstpb.SSTMeta> metas) {
+        for (FakeTikvServer s : stores) {
+            for (ImportSstpb.SSTMeta m : metas) {
+                s.importer().discard(m.getUuid().toByteArray());
+            }
+        }
+    }
+
+    /** {@code metapb.Store} of every store, as PD reports them. */
+    public List<Metapb.Store> storesPb() {
+        List<Metapb.Store> out = new ArrayList<>();
+        long nowNanos = System.currentTimeMillis() * 1_000_000L;
+        for (FakeTikvServer s : stores) {
+            out.add(Metapb.Store.newBuilder()
+                    .setId(s.storeId())
+                    .setAddress(s.addr())
+                    .setStatusAddress(s.statusAddr())
+                    .setState(states.getOrDefault(s.storeId(), Metapb.StoreState.Up))
+                    .setVersion(config.get(TikvConfig.STORE_VERSION).replaceFirst("^v", ""))
+                    .setStartTimestamp(startMillis / 1000)
+                    .setLastHeartbeat(nowNanos)
+                    .build());
+        }
+        return out;
+    }
+
+    /** {@code host:port} of the PD facade (gRPC and HTTP). */
+    public String pdAddr() {
+        return pd.addr();
+    }
+
+    public PdService pd() {
+        return pd.service();
+    }
+
+    public List<FakeTikvServer> stores() {
+        return List.copyOf(stores);
+    }
+
+    /** The store with this id. */
+    public FakeTikvServer store(long storeId) {
+        for (FakeTikvServer s : stores) {
+            if (s.storeId() == storeId) {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("no store " + storeId);
+    }
+
+    public long clusterId() {
+        return config.get(TikvConfig.CLUSTER_ID);
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    public RegionMap regions() {
+        return regions;
+    }
+
+    public List<DataGenerator.Result> seeds() {
+        return List.copyOf(seeds);
+    }
+
+    /** Moves the leader of {@code regionId} to {@code storeId}. */
+    public Region transferLeader(long regionId, long storeId) {
+        return regions.transferLeader(regionId, storeId);
+    }
+
+    /** Sets the state PD reports for a store (Up, Offline, Tombstone). */
+    public void storeState(long storeId, Metapb.StoreState state) {
+        store(storeId);
+        states.put(storeId, state);
+    }
+
+    /** The lines {@code serve} prints: the cluster's, then one per store. */
+    public List<String> readyLines() {
+        List<String> lines = new ArrayList<>();
+        lines.add("fake-tikv cluster ready: pd=" + pdAddr() + " stores=" + stores.size() + " cluster-id=" + Long.toUnsignedString(clusterId())
+                + " regions=" + regions.size());
+        for (FakeTikvServer s : stores) {
+            lines.add("  " + s.readyLine());
+        }
+        return lines;
+    }
+
+    public void awaitTermination() throws InterruptedException {
+        for (FakeTikvServer s : stores) {
+            s.awaitTermination();
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (pd != null) {
+            pd.close();
+            pd = null;
+        }
+        for (FakeTikvServer s : stores) {
+            s.close();
+        }
+        stores.clear();
+        if (engine != null) {
+            engine.close();
+        }
+        if (tempDir != null) {
+            try (var w = Files.walk(tempDir)) {
+                w.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException ignored) {
+                // temp folder
+            }
+        }
+    }
+
+    /** Test-friendly defaults: loopback port 0 everywhere, a temporary data dir removed on close. */
+    public static final class Builder {
+        private final List<String> seeds = new ArrayList<>();
+        private final Map<String, Object> settings = new LinkedHashMap<>();
+        private int stores = 3;
+        private Path dataDir;
+
+        public Builder stores(int n) {
+            this.stores = n;
+            return this;
+        }
+
+        public Builder seed(String spec) {
+            seeds.add(spec);
+            return this;
+        }
+
+        /** Any config key, e.g. {@code set("backup.num-threads", 2)}. */
+        public Builder set(String key, Object value) {
+            settings.put(key, value);
+            return this;
+        }
+
+        public Builder dataDir(Path dir) {
+            this.dataDir = dir;
+            return this;
+        }
+
+        public FakeCluster start() throws IOException {
+            Path temp = dataDir == null ? Files.createTempDirectory("fake-cluster") : null;
+            TikvConfig c = TikvConfig.defaults()
+                    .with(TikvConfig.SERVER_ADDR.name(), "127.0.0.1:0")
+                    .with(TikvConfig.STATUS_ADDR.name(), "127.0.0.1:0")
+                    .with(TikvConfig.PD_ADDR.name(), "127.0.0.1:0")
+                    .with(TikvConfig.DATA_DIR.name(), (dataDir != null ? dataDir : temp).toString())
+                    .with(TikvConfig.STORES.name(), stores)
+                    .with(TikvConfig.SEED.name(), seeds);
+            for (Map.Entry<String, Object> e : settings.entrySet()) {
+                c = c.with(e.getKey(), e.getValue());
+            }
+            return new FakeCluster(c, temp);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package dev.faketikv.server.importer;
+
+import com.google.protobuf.ByteString;
+import dev.faketikv.engine.codec.Keys;
+import dev.faketikv.engine.region.Region;
+import dev.faketikv.engine.region.RegionMap;
+import dev.faketikv.server.backup.RegionErrorException;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.tikv.kvproto.Errorpb;
+import org.tikv.kvproto.ImportSSTGrpc;
+import org.tikv.kvproto.ImportSstpb;
+import org.tikv.kvproto.ImportSstpb.DownloadRequest;
+import org.tikv.kvproto.ImportSstpb.DownloadResponse;
+import org.tikv.kvproto.ImportSstpb.IngestRequest;
+import org.tikv.kvproto.ImportSstpb.IngestResponse;
+import org.tikv.kvproto.ImportSstpb.MultiIngestRequest;
+import org.tikv.kvproto.ImportSstpb.SSTMeta;
+import org.tikv.kvproto.Kvrpcpb;
+
+/**
+ * The gRPC {@code import_sstpb.ImportSST} service of one store: TiKV's {@code ImportSSTService}
+ * ({@code src/import/sst_service.rs}, v5.4.0), the subset BR's restore uses.
+ * <ul>
+ *   <li>{@code SwitchMode}: the store's import mode (recorded, shown by {@link SstImporter#mode}; RocksDB is
+ *       not retuned; this kvproto has no {@code GetMode});
+ *   <li>{@code SetDownloadSpeedLimit}: bytes/s for later downloads, 0 = unlimited;
+ *   <li>{@code Download}: {@link SstImporter#download}; failures in {@code DownloadResponse.error};
+ *   <li>{@code Ingest} / {@code MultiIngest}: an empty {@code MultiIngest} answers OK (BR probes with it);
+ *       otherwise the region of {@code context} must exist ({@code region_not_found}), be led by this store
+ *       ({@code not_leader} with the leader), have the epoch of the context and of every SST meta
+ *       ({@code epoch_not_match}), and contain every staged key ({@code key_not_in_region}); then the
+ *       staged files are ingested and {@code onIngested} told (the cluster drops followers' copies — the raft
+ *       apply a real cluster would do on every peer);
+ *   <li>every other RPC: {@code UNIMPLEMENTED}.
+ * </ul>
+ * Thread-safe.
+ */
+public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
+    private static final Logger LOG = LoggerFactory.getLogger(ImportSstService.class);
+
+    private final long storeId;
+    private final RegionMap regions;
+    private final SstImporter importer;
+    private final Consumer<List<SSTMeta>> onIngested;
+
+    public ImportSstService(long storeId, RegionMap regions, SstImporter importer, Consumer<List<SSTMeta>> onIngested) {
+        this.storeId = storeId;
+        this.regions = regions;
+        this.importer = importer;
+        this.onIngested = onIngested;
+    }
+
+    @Override
+    public void switchMode(ImportSstpb.SwitchModeRequest request, StreamObserver<ImportSstpb.SwitchModeResponse> out) {
+        if (request.getModeValue() != 0 && request.getModeValue() != 1) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription("unknown import mode " + request.getModeValue()).asRuntimeException());
+            return;
+        }
+        importer.switchMode(request.getMode());
+        LOG.info("store {}: import mode {}", storeId, request.getMode());
+        out.onNext(ImportSstpb.SwitchModeResponse.getDefaultInstance());
+        out.onCompleted();
+    }
+
+    @Override
+    public void setDownloadSpeedLimit(ImportSstpb.SetDownloadSpeedLimitRequest request,
+                                      StreamObserver<ImportSstpb.SetDownloadSpeedLimitResponse> out) {
+        importer.setSpeedLimit(request.getSpeedLimit());
+        out.onNext(ImportSstpb.SetDownloadSpeedLimitResponse.getDefaultInstance());
+        out.onCompleted();
+    }
+
+    @Override
+    public void download(DownloadRequest request, StreamObserver<DownloadResponse> out) {
+        DownloadResponse.Builder resp = DownloadResponse.newBuilder();
+        try {
+            if (!request.hasStorageBackend()) {
+                throw new SstImporter.ImportException("download: no storage_backend given");
+            }
+            SstImporter.Downloaded d = importer.download(request.getSst(), request.getName(), request.getRewriteRule(),
+                    request.getStorageBackend(), request.getIsRawKv(), request.hasCipherInfo() ? request.getCipherInfo() : null);
+            if (d.empty()) {
+                resp.setIsEmpty(true);
+            } else {
+                resp.setRange(ImportSstpb.Range.newBuilder().setStart(ByteString.copyFrom(d.first())).setEnd(ByteString.copyFrom(d.last())))
+                        .setLength(d.length());
+            }
+        } catch (SstImporter.ImportException e) {
+            LOG.info("store {}: download {} failed: {}", storeId, request.getName(), e.getMessage());
+            resp.setError(ImportSstpb.Error.newBuilder().setMessage(e.getMessage()));
+        } catch (RuntimeException e) {
+            LOG.warn("store {}: download {} failed", storeId, request.getName(), e);
+            resp.setError(ImportSstpb.Error.newBuilder().setMessage(String.valueOf(e)));
+        }
+        out.onNext(resp.build());
+        out.onCompleted();
+    }
+
+    @Override
+    public void ingest(IngestRequest request, StreamObserver<IngestResponse> out) {
+        out.onNext(doIngest(request.getContext(), List.of(request.getSst())));
+        out.onCompleted();
+    }
+
+    @Override
+    public void multiIngest(MultiIngestRequest request, StreamObserver<IngestResponse> out) {
+        if (request.getSstsCount() == 0) {
+            out.onNext(IngestResponse.getDefaultInstance());
+            out.onCompleted();
+            return;
+        }
+        out.onNext(doIngest(request.getContext(), request.getSstsList()));
+        out.onCompleted();
+    }
+
+    private IngestResponse doIngest(Kvrpcpb.Context ctx, List<SSTMeta> metas) {
+        Region region = regions.get(ctx.getRegionId());
+        if (region == null) {
+            return error(RegionErrorException.regionNotFound(ctx.getRegionId()).error());
+        }
+        if (region.leaderStoreId() != storeId) {
+            return error(RegionErrorException.notLeader(region.id(), region.leader()).error());
+        }
+        List<byte[]> uuids = new ArrayList<>();
+        for (SSTMeta m : metas) {
+            long confVer = m.hasRegionEpoch() ? m.getRegionEpoch().getConfVer() : ctx.getRegionEpoch().getConfVer();
+            long version = m.hasRegionEpoch() ? m.getRegionEpoch().getVersion() : ctx.getRegionEpoch().getVersion();
+            if (ctx.getRegionEpoch().getConfVer() != region.confVer() || ctx.getRegionEpoch().getVersion() != region.version()
+                    || confVer != region.confVer() || version != region.version() || (m.getRegionId() != 0 && m.getRegionId() != region.id())) {
+                return error(RegionErrorException.epochNotMatch(region, List.of(), ctx.getRegionEpoch().getConfVer(),
+                        ctx.getRegionEpoch().getVersion()).error());
+            }
+            SstImporter.Staged s = importer.staged(m.getUuid().toByteArray());
+            if (s == null) {
+                return error(Errorpb.Error.newBuilder().setMessage("ingest: SST " + java.util.HexFormat.of().formatHex(m.getUuid().toByteArray())
+                        + " was not downloaded to store " + storeId).build());
+            }
+            for (byte[] k : List.of(s.firstKey(), s.lastKey())) {
+                byte[] origin = Keys.originKey(k);
+                if (!region.contains(origin)) {
+                    return error(Errorpb.Error.newBuilder().setMessage("key " + Keys.hex(origin) + " is not in region " + region.id())
+                            .setKeyNotInRegion(Errorpb.KeyNotInRegion.newBuilder().setKey(ByteString.copyFrom(origin))
+                                    .setRegionId(region.id()).setStartKey(ByteString.copyFrom(region.startKey()))
+                                    .setEndKey(ByteString.copyFrom(region.endKey())))
+                            .build());
+                }
+            }
+            uuids.add(m.getUuid().toByteArray());
+        }
+        try {
+            importer.ingest(uuids);
+        } catch (SstImporter.ImportException e) {
+            return error(Errorpb.Error.newBuilder().setMessage(e.getMessage()).build());
+        }
+        onIngested.accept(metas);
+        return IngestResponse.getDefaultInstance();
+    }
+
+    private static IngestResponse error(Errorpb.Error e) {
+        return IngestResponse.newBuilder().setError(e).build();
+    }
+}

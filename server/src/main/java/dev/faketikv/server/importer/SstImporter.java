@@ -1,0 +1,337 @@
+package dev.faketikv.server.importer;
+
+import dev.faketikv.engine.Cf;
+import dev.faketikv.engine.Engine;
+import dev.faketikv.engine.EngineException;
+import dev.faketikv.engine.codec.Keys;
+import dev.faketikv.engine.mvcc.Write;
+import dev.faketikv.engine.sst.SstCompression;
+import dev.faketikv.engine.sst.SstFileBuilder;
+import dev.faketikv.engine.sst.SstFileScanner;
+import dev.faketikv.server.backup.EncrypterException;
+import dev.faketikv.server.backup.Endpoint;
+import dev.faketikv.server.backup.SaveFileWorker;
+import dev.faketikv.server.storage.ExternalStorage;
+import dev.faketikv.server.storage.Limiter;
+import dev.faketikv.server.storage.StorageException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.tikv.kvproto.Brpb.CipherInfo;
+import org.tikv.kvproto.Brpb.StorageBackend;
+import org.tikv.kvproto.ImportSstpb.RewriteRule;
+import org.tikv.kvproto.ImportSstpb.SSTMeta;
+import org.tikv.kvproto.ImportSstpb.SwitchMode;
+
+/**
+ * One store's SST importer: TiKV's {@code SSTImporter} ({@code components/sst_importer/src/sst_importer.rs},
+ * v5.4.0) with the import-mode switch of {@code import_mode.rs}.
+ *
+ * <p><b>Download</b> reads the backup file {@code name} from the request's storage backend into a temp
+ * file (at most the speed limit set by {@code SetDownloadSpeedLimit}), decrypts it when {@code cipher_info}
+ * says so (AES-CTR with {@code SSTMeta.cipher_iv}), refuses it when {@code SSTMeta.length} is non-zero and
+ * differs ("downloaded size X, expected Y"), opens it as a RocksDB SST (block checksums verified), and
+ * writes a staged SST holding every key that, after the prefix rewrite
+ * {@code new_key_prefix + key[len(old_key_prefix)..]} on the origin key (the data key without {@code z},
+ * memcomparable-encoded with its 8-byte ts for txn data, the raw key for raw data), lies in
+ * {@code SSTMeta.range} (inclusive end unless {@code end_key_exclusive}; empty = unbounded). A key
+ * without the old prefix fails the download ({@code WrongKeyPrefix}); {@code new_timestamp} replaces the
+ * ts of txn keys and the {@code start_ts} of write records. Nothing left ⇒ {@code is_empty}.
+ *
+ * <p><b>Staging</b>: {@code <import dir>/<uuid hex>_<region>_<conf_ver>_<version>_<cf>.sst}, as TiKV names
+ * them; the importer remembers each staged file's first and last data key. The import dir is emptied at
+ * start (staged files do not survive a restart here).
+ *
+ * <p><b>Ingest</b> moves staged files into the engine ({@link Engine#ingest}), default CF before write CF
+ * so a reader never sees a write record whose value is missing. Region checks are the service's.
+ *
+ * <p>Thread-safe: downloads run in parallel; ingests are serialised by one lock per store (TiKV's ingest
+ * latch). One MultiIngest ingests file by file, so a failure part-way leaves the earlier files ingested.
+ */
+public final class SstImporter {
+    /** A staged SST: where, which CF, its first and last data keys, and the meta it was downloaded for. */
+    public record Staged(Path path, Cf cf, byte[] firstKey, byte[] lastKey, SSTMeta meta) {}
+
+    /** What Download produced: the range of the staged keys (origin form), or empty. */
+    public record Downloaded(boolean empty, byte[] first, byte[] last, long length) {}
+
+    /** A download that failed: the message goes into {@code DownloadResponse.error.message}. */
+    public static final class ImportException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        public ImportException(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    private final long storeId;
+    private final Path dir;
+    private final Engine engine;
+    private final Endpoint.StorageFactory storages;
+    private final Map<String, Staged> staged = new ConcurrentHashMap<>();
+    private final AtomicReference<SwitchMode> mode = new AtomicReference<>(SwitchMode.Normal);
+    private final AtomicLong speedLimit = new AtomicLong();
+    private final Object ingestLatch = new Object();
+    private final AtomicLong tempSeq = new AtomicLong();
+
+    public SstImporter(long storeId, Path dir, Engine engine, Endpoint.StorageFactory storages) throws IOException {
+        this.storeId = storeId;
+        this.dir = dir;
+        this.engine = engine;
+        this.storages = storages;
+        Files.createDirectories(dir);
+        try (var s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    public long storeId() {
+        return storeId;
+    }
+
+    public SwitchMode mode() {
+        return mode.get();
+    }
+
+    public void switchMode(SwitchMode m) {
+        mode.set(m);
+    }
+
+    /** Bytes per second for later downloads; 0 = unlimited (TiKV's {@code SetDownloadSpeedLimit}). */
+    public void setSpeedLimit(long bytesPerSecond) {
+        speedLimit.set(Math.max(0, bytesPerSecond));
+    }
+
+    public long speedLimit() {
+        return speedLimit.get();
+    }
+
+    /** Staged files, by uuid hex. */
+    public Map<String, Staged> staged() {
+        return Map.copyOf(staged);
+    }
+
+    public Staged staged(byte[] uuid) {
+        return staged.get(HexFormat.of().formatHex(uuid));
+    }
+
+    /** Drops the staged copy of {@code uuid}, if any (a follower once the leader ingested it). */
+    public void discard(byte[] uuid) {
+        Staged s = staged.remove(HexFormat.of().formatHex(uuid));
+        if (s != null) {
+            try {
+                Files.deleteIfExists(s.path());
+            } catch (IOException ignored) {
+                // the import dir is emptied at start anyway
+            }
+        }
+    }
+
+    /** TiKV's {@code SSTImporter::download}. */
+    public Downloaded download(SSTMeta meta, String name, RewriteRule rule, StorageBackend backend, boolean rawKv,
+                               CipherInfo cipher) throws ImportException {
+        if (meta.getUuid().size() != 16) {
+            throw new ImportException("invalid SST meta: uuid must be 16 bytes, got " + meta.getUuid().size());
+        }
+        if (name.isEmpty() || name.contains("/..") || name.startsWith("..") || name.indexOf('\0') >= 0) {
+            throw new ImportException("invalid file name \"" + name + "\"");
+        }
+        Cf cf = cfOf(meta.getCfName(), name);
+        if (!rawKv && rule.getNewTimestamp() != 0 && cf != Cf.DEFAULT && cf != Cf.WRITE) {
+            throw new ImportException("new_timestamp applies to default and write SSTs only");
+        }
+        String uuid = HexFormat.of().formatHex(meta.getUuid().toByteArray());
+        Path temp = dir.resolve(".download-" + uuid + "-" + tempSeq.incrementAndGet());
+        Path out = dir.resolve(uuid + "_" + meta.getRegionId() + "_" + meta.getRegionEpoch().getConfVer() + "_"
+                + meta.getRegionEpoch().getVersion() + "_" + cf.cfName() + ".sst");
+        try {
+            long length = fetch(name, backend, cipher, meta.getCipherIv().toByteArray(), temp);
+            if (meta.getLength() != 0 && length != meta.getLength()) {
+                throw new ImportException("Io(Custom { kind: InvalidData, error: \"downloaded size " + length + ", expected "
+                        + meta.getLength() + "\" })");
+            }
+            return rewrite(temp, out, cf, meta, rule, rawKv);
+        } finally {
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException ignored) {
+                // best effort
+            }
+        }
+    }
+
+    private static Cf cfOf(String cfName, String fileName) throws ImportException {
+        String n = cfName.isEmpty() ? (fileName.contains("write") ? "write" : "default") : cfName;
+        for (Cf cf : List.of(Cf.DEFAULT, Cf.WRITE, Cf.LOCK)) {
+            if (cf.cfName().equals(n)) {
+                return cf;
+            }
+        }
+        throw new ImportException("InvalidCf { cf: \"" + n + "\" }");
+    }
+
+    private long fetch(String name, StorageBackend backend, CipherInfo cipher, byte[] iv, Path temp) throws ImportException {
+        ExternalStorage storage;
+        try {
+            storage = storages.create(backend);
+        } catch (StorageException e) {
+            throw new ImportException(e.getMessage());
+        }
+        long limit = speedLimit.get();
+        try (storage;
+             InputStream raw = storage.read(name);
+             InputStream limited = limit > 0 ? Limiter.forRateLimit(limit).wrap(raw) : raw;
+             InputStream in = decrypter(limited, cipher, iv);
+             OutputStream o = Files.newOutputStream(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            return in.transferTo(o);
+        } catch (java.nio.file.NoSuchFileException | java.io.FileNotFoundException e) {
+            throw new ImportException("Io(Os { code: 2, kind: NotFound, message: \"No such file or directory\" }): " + name);
+        } catch (IOException e) {
+            throw new ImportException("Io(" + e.getMessage() + "): " + name);
+        }
+    }
+
+    private static InputStream decrypter(InputStream in, CipherInfo cipher, byte[] iv) throws ImportException {
+        if (cipher == null || cipher.getCipherType() == org.tikv.kvproto.Encryptionpb.EncryptionMethod.PLAINTEXT
+                || cipher.getCipherType() == org.tikv.kvproto.Encryptionpb.EncryptionMethod.UNKNOWN) {
+            return in;
+        }
+        if (iv.length != 16) {
+            throw new ImportException("cipher_iv must be 16 bytes for " + cipher.getCipherType() + ", got " + iv.length);
+        }
+        try {
+            return SaveFileWorker.encrypter(in, cipher, iv);
+        } catch (EncrypterException e) {
+            throw new ImportException(e.getMessage());
+        }
+    }
+
+    private Downloaded rewrite(Path temp, Path out, Cf cf, SSTMeta meta, RewriteRule rule, boolean rawKv) throws ImportException {
+        byte[] oldPrefix = rule.getOldKeyPrefix().toByteArray();
+        byte[] newPrefix = rule.getNewKeyPrefix().toByteArray();
+        long newTs = rule.getNewTimestamp();
+        byte[] start = meta.getRange().getStart().toByteArray();
+        byte[] end = meta.getRange().getEnd().toByteArray();
+        boolean endExclusive = meta.getEndKeyExclusive();
+        byte[] first = null;
+        byte[] last = null;
+        long written = 0;
+        try (SstFileScanner in = openSst(temp);
+             SstFileBuilder b = new SstFileBuilder(out, SstCompression.LZ4, 0)) {
+            for (; in.valid(); in.next()) {
+                byte[] dataKey = in.key();
+                if (dataKey.length == 0 || dataKey[0] != Keys.DATA_PREFIX) {
+                    throw new ImportException("Key in SST " + Keys.hex(dataKey) + " is not a data key (no 'z' prefix)");
+                }
+                byte[] origin = Arrays.copyOfRange(dataKey, 1, dataKey.length);
+                if (!startsWith(origin, oldPrefix)) {
+                    throw new ImportException("WrongKeyPrefix: Key in SST " + Keys.hex(origin) + " does not start with the old prefix "
+                            + Keys.hex(oldPrefix));
+                }
+                byte[] key = new byte[newPrefix.length + origin.length - oldPrefix.length];
+                System.arraycopy(newPrefix, 0, key, 0, newPrefix.length);
+                System.arraycopy(origin, oldPrefix.length, key, newPrefix.length, origin.length - oldPrefix.length);
+                byte[] value = in.value();
+                if (newTs != 0 && !rawKv) {
+                    if (key.length < Keys.TS_LEN) {
+                        throw new ImportException("Key in SST " + Keys.hex(origin) + " has no timestamp");
+                    }
+                    key = Keys.appendTs(Keys.truncateTs(key), newTs);
+                    if (cf == Cf.WRITE) {
+                        Write w = Write.parse(value);
+                        value = new Write(w.type(), newTs, w.shortValue(), w.hasOverlappedRollback(), w.gcFence()).toBytes();
+                    }
+                }
+                if (start.length != 0 && Keys.compare(key, start) < 0) {
+                    continue;
+                }
+                if (end.length != 0) {
+                    int c = Keys.compare(key, end);
+                    if (c > 0 || (c == 0 && endExclusive)) {
+                        continue;
+                    }
+                }
+                if (last != null && Keys.compare(key, last) <= 0) {
+                    throw new ImportException("rewrite rule changes the order of keys: " + Keys.hex(key) + " after " + Keys.hex(last));
+                }
+                b.put(Keys.dataKey(key), value);
+                if (first == null) {
+                    first = key;
+                }
+                last = key;
+                written++;
+            }
+            if (written == 0) {
+                return new Downloaded(true, new byte[0], new byte[0], 0);
+            }
+            SstFileBuilder.SstFile f = b.finish();
+            staged.put(HexFormat.of().formatHex(meta.getUuid().toByteArray()),
+                    new Staged(f.path(), cf, Keys.dataKey(first), Keys.dataKey(last), meta));
+            return new Downloaded(false, first, last, f.size());
+        } catch (EngineException e) {
+            throw new ImportException("Engine(" + e.getMessage() + ")");
+        } catch (dev.faketikv.engine.mvcc.MvccException e) {
+            throw new ImportException("bad write record in SST: " + e.getMessage());
+        }
+    }
+
+    private static SstFileScanner openSst(Path file) throws ImportException {
+        try {
+            return SstFileScanner.open(file);
+        } catch (EngineException e) {
+            throw new ImportException("the downloaded file is not a valid SST (corrupted or wrong cipher): " + e.getMessage());
+        }
+    }
+
+    private static boolean startsWith(byte[] key, byte[] prefix) {
+        return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+    }
+
+    /**
+     * Ingests the staged files of {@code uuids} (all must be staged, else nothing is ingested), default CF
+     * first; the staged entries are removed. Returns what was ingested.
+     */
+    public List<Staged> ingest(Collection<byte[]> uuids) throws ImportException {
+        synchronized (ingestLatch) {
+            List<Staged> files = new ArrayList<>();
+            for (byte[] u : uuids) {
+                Staged s = staged(u);
+                if (s == null) {
+                    throw new ImportException("ingest: SST " + HexFormat.of().formatHex(u) + " was not downloaded to store " + storeId);
+                }
+                files.add(s);
+            }
+            // one file per ingest call: files of one CF may overlap each other (a retried range)
+            for (Cf cf : List.of(Cf.DEFAULT, Cf.LOCK, Cf.WRITE)) {
+                for (Staged s : files) {
+                    if (s.cf() != cf) {
+                        continue;
+                    }
+                    try {
+                        engine.ingest(cf, List.of(s.path()));
+                    } catch (EngineException e) {
+                        throw new ImportException(e.getMessage());
+                    }
+                }
+            }
+            for (byte[] u : uuids) {
+                staged.remove(HexFormat.of().formatHex(u));
+            }
+            return files;
+        }
+    }
+}
