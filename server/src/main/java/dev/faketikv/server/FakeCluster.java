@@ -29,8 +29,9 @@ import org.tikv.kvproto.Metapb;
  *
  * <p>Replication is modelled, not run: the stores share one engine and one region map in
  * {@code storage.data-dir}; every region has a peer on every store; a store backs up and ingests only the
- * regions it leads, exactly as a TiKV store answers only for its leaders. On a new data dir the leaders are
- * spread round-robin over the stores (region i in key order → store {@code i mod N}); they can move at
+ * regions it leads, exactly as a TiKV store answers only for its leaders. When regions get their peers on
+ * the stores (a new data dir, or more stores than last time) their leaders are spread round-robin (region i
+ * in key order → store {@code i mod N}); a restart keeps where leaders were. Leaders can move at
  * runtime ({@link #transferLeader}, or {@code POST /regions/{id}/leader} on any status server), and a
  * client then sees NotLeader / EpochNotMatch as in a real cluster. When a leader ingests an SST, the
  * copies its followers downloaded are dropped — the raft apply a real cluster would do.
@@ -66,7 +67,7 @@ public final class FakeCluster implements AutoCloseable {
         boolean ok = false;
         try {
             this.regions = RegionMap.load(engine);
-            boolean fresh = regions.bootstrapIfEmpty(firstStore);
+            regions.bootstrapIfEmpty(firstStore);
             for (String s : config.get(TikvConfig.SEED)) {
                 DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
                 seeds.add(r);
@@ -75,10 +76,12 @@ public final class FakeCluster implements AutoCloseable {
             List<Region> all = regions.all();
             for (int i = 0; i < all.size(); i++) {
                 Region r = all.get(i);
+                boolean joined = false;
                 for (int s = 0; s < n; s++) {
+                    joined |= r.peerOn(firstStore + s) == null;
                     regions.addPeer(r.id(), firstStore + s);
                 }
-                if (fresh) {
+                if (joined) {
                     regions.transferLeader(r.id(), firstStore + (i % n));
                 }
             }

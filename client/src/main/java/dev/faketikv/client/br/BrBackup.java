@@ -1,0 +1,449 @@
+package dev.faketikv.client.br;
+
+import com.google.protobuf.ByteString;
+import dev.faketikv.client.BackupClient;
+import dev.faketikv.client.BrErrors;
+import dev.faketikv.engine.codec.BytesCodec;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.tikv.kvproto.Brpb;
+import org.tikv.kvproto.Brpb.BackupRequest;
+import org.tikv.kvproto.Brpb.BackupResponse;
+import org.tikv.kvproto.Kvrpcpb;
+import org.tikv.kvproto.Metapb;
+
+/**
+ * {@code br backup raw|txn}: BR's backup client of the v5.x generation (pingcap/tidb {@code br/pkg/backup}
+ * {@code client.go} and {@code push.go}), against a cluster found through PD.
+ * <ol>
+ *   <li>cluster id from PD; txn: backup ts from TSO and the GC check ({@code UpdateGCSafePoint(0)} must be
+ *       below it); a service GC safe point {@code br-<uuid>} at ts − 1 set once (a failure aborts), kept every
+ *       TTL/3, removed at the end;
+ *   <li>refuses a destination that already holds a backup; writes {@code backup.lock};
+ *   <li>push-down: the same request to every Up store at once; each answers for the regions it leads;
+ *       successes go into a range tree (a later response for the same start replaces the earlier one);
+ *   <li>fine-grained: while holes remain, each hole goes to the leader (PD {@code GetRegion}) of the region
+ *       at its start; region and kv errors back off 1 s, retryable storage errors 3 s, unreachable stores
+ *       20 s; the backoff total is capped at 80 s (then the backup fails and names the holes and the last
+ *       errors); ClusterIDError and fatal storage errors end it at once. Locks are not resolved: a range
+ *       still locked at the end is reported with the lock's key, primary and start ts;
+ *   <li>writes {@code backupmeta} (MetaV1: files inline, cluster id and version, BR version, versions,
+ *       raw ranges, API version of the responses), encrypted like BR when {@code --crypter.*} is given.
+ * </ol>
+ * Keys: request keys are raw user keys; PD lookups use the region-key form (memcomparable-encoded for txn,
+ * as is for raw). {@link Options#backoffScale} shrinks every sleep (tests). Not thread-safe: one run at a time.
+ */
+public final class BrBackup {
+    /** Backoffs, as BR's fine-grained loop uses them (ms). */
+    static final long REGION_BACKOFF_MS = 1000;
+    static final long STORAGE_BACKOFF_MS = 3000;
+    static final long CONNECT_BACKOFF_MS = 20000;
+    static final long MAX_BACKOFF_TOTAL_MS = 80000;
+
+    public record Options(String pd, boolean raw, byte[] start, byte[] end, String cf, long rateLimitMiB, int concurrency,
+                          Brpb.CompressionType compression, Brpb.CipherInfo cipher, BrStorage storage, long gcTtlSeconds,
+                          double backoffScale, PrintStream progress) {
+        public Options {
+            start = start == null ? new byte[0] : start;
+            end = end == null ? new byte[0] : end;
+            cf = cf == null || cf.isEmpty() ? "default" : cf;
+            if (end.length != 0 && Arrays.compareUnsigned(start, end) >= 0) {
+                throw new BrException("--start must be before --end");
+            }
+            if (concurrency < 1 || concurrency > 256) {
+                throw new BrException("--concurrency must be in [1, 256]");
+            }
+        }
+    }
+
+    /** What the backup produced. */
+    public record Result(Brpb.BackupMeta meta, int files, long kvs, long bytes, long size, long millis, int retried, int regions) {
+        public String summary() {
+            double secs = Math.max(millis, 1) / 1000.0;
+            return String.format(java.util.Locale.ROOT,
+                    "[%s backup] complete: ranges=%d regions=%d files=%d kvs=%d bytes=%d size=%d retried=%d duration=%.2fs speed=%.1f MB/s",
+                    meta.getIsRawKv() ? "raw" : "txn", Math.max(1, meta.getRawRangesCount()), regions, files, kvs, bytes, size, retried, secs,
+                    bytes / secs / 1e6);
+        }
+    }
+
+    private final Options o;
+    private final Map<Long, BackupClient> clients = new ConcurrentHashMap<>();
+    private final TreeMap<byte[], BackupResponse> done = new TreeMap<>(Arrays::compareUnsigned);
+    private final AtomicReference<BrException> fatal = new AtomicReference<>();
+    private final AtomicInteger retried = new AtomicInteger();
+    private final AtomicLong apiVersion = new AtomicLong();
+    private final Map<String, String> lastErrors = new ConcurrentHashMap<>();
+    private final Context.CancellableContext cancel = Context.current().withCancellation();
+    private Progress bar;
+    private PdClient pd;
+
+    private BrBackup(Options o) {
+        this.o = o;
+    }
+
+    public static Result run(Options o) {
+        return new BrBackup(o).run();
+    }
+
+    private Result run() {
+        long t0 = System.nanoTime();
+        o.storage().checkEmptyForBackup();
+        try (PdClient pdc = PdClient.connect(o.pd())) {
+            this.pd = pdc;
+            long backupTs = pd.tso();
+            if (!o.raw()) {
+                long sp = pd.gcSafePoint();
+                if (Long.compareUnsigned(backupTs, sp) <= 0) {
+                    throw new BrException("GC safepoint " + sp + " exceed TS " + backupTs);
+                }
+            }
+            String serviceId = "br-" + UUID.randomUUID();
+            long keepAt = backupTs - 1;
+            pd.updateServiceSafePoint(serviceId, o.gcTtlSeconds(), keepAt);
+            ScheduledExecutorService keeper = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "br-gc-keeper");
+                t.setDaemon(true);
+                return t;
+            });
+            long every = Math.max(1, o.gcTtlSeconds() / 3);
+            keeper.scheduleAtFixedRate(() -> {
+                try {
+                    pd.updateServiceSafePoint(serviceId, o.gcTtlSeconds(), keepAt);
+                } catch (RuntimeException e) {
+                    lastErrors.put("gc-keeper", e.getMessage());
+                }
+            }, every, every, TimeUnit.SECONDS);
+            o.storage().write("backup.lock", BrStorage.LOCK_CONTENT.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            try {
+                int regions = pd.scanRegions(regionKey(o.start()), regionKey(o.end())).size();
+                bar = new Progress(o.progress(), (o.raw() ? "Raw" : "Txn") + " Backup", regions);
+                BackupRequest req = request(pd.clusterId(), o.raw() ? 0 : backupTs);
+                pushDown(req);
+                throwIfFatal();
+                fineGrained(req);
+                bar.finish();
+                Brpb.BackupMeta meta = meta(pd, o.raw() ? 0 : backupTs);
+                o.storage().write("backupmeta", BackupMetas.encode(meta, o.cipher()));
+                long kvs = 0;
+                long bytes = 0;
+                long size = 0;
+                for (Brpb.File f : meta.getFilesList()) {
+                    kvs += f.getTotalKvs();
+                    bytes += f.getTotalBytes();
+                    size += f.getSize();
+                }
+                return new Result(meta, meta.getFilesCount(), kvs, bytes, size, (System.nanoTime() - t0) / 1_000_000, retried.get(), regions);
+            } finally {
+                keeper.shutdownNow();
+                cancel.cancel(null);
+                try {
+                    pd.updateServiceSafePoint(serviceId, 0, keepAt);
+                } catch (RuntimeException ignored) {
+                    // the TTL removes it anyway
+                }
+                clients.values().forEach(BackupClient::close);
+            }
+        }
+    }
+
+    private byte[] regionKey(byte[] userKey) {
+        if (o.raw()) {
+            return userKey;
+        }
+        return userKey.length == 0 ? userKey : BytesCodec.encode(userKey);
+    }
+
+    private BackupRequest request(long clusterId, long backupTs) {
+        BackupRequest.Builder b = BackupRequest.newBuilder()
+                .setClusterId(clusterId)
+                .setStartKey(ByteString.copyFrom(o.start()))
+                .setEndKey(ByteString.copyFrom(o.end()))
+                .setStartVersion(0)
+                .setEndVersion(backupTs)
+                .setRateLimit(o.rateLimitMiB() * 1024 * 1024)
+                .setConcurrency(o.concurrency())
+                .setStorageBackend(o.storage().backend())
+                .setIsRawKv(o.raw())
+                .setCompressionType(o.compression());
+        if (o.raw()) {
+            b.setCf(o.cf());
+        }
+        if (o.cipher() != null) {
+            b.setCipherInfo(o.cipher());
+        }
+        return b.build();
+    }
+
+    private BackupClient client(long storeId) {
+        return clients.computeIfAbsent(storeId, id -> new BackupClient(pd.store(id).getAddress()));
+    }
+
+    /** BR's push-down: the request to every Up TiKV store at once. */
+    private void pushDown(BackupRequest req) {
+        List<Metapb.Store> stores = new ArrayList<>();
+        for (Metapb.Store s : pd.allStores()) {
+            boolean tiflash = s.getLabelsList().stream().anyMatch(l -> l.getKey().equals("engine") && l.getValue().equals("tiflash"));
+            if (s.getState() == Metapb.StoreState.Up && !tiflash) {
+                stores.add(s);
+            }
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, stores.size()), r -> {
+            Thread t = new Thread(r, "br-push");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<?>> fs = new ArrayList<>();
+            for (Metapb.Store s : stores) {
+                fs.add(pool.submit(() -> {
+                    for (int attempt = 1; attempt <= 5 && fatal.get() == null; attempt++) {
+                        long backoff = send(s.getId(), req);
+                        if (backoff != CONNECT_BACKOFF_MS) {
+                            return;
+                        }
+                        sleep(3000);
+                    }
+                }));
+            }
+            for (Future<?> f : fs) {
+                try {
+                    f.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new BrException("interrupted");
+                } catch (java.util.concurrent.ExecutionException e) {
+                    fatal.compareAndSet(null, new BrException("push-down failed: " + e.getCause(), e.getCause()));
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /**
+     * Sends {@code req} to one store and consumes its stream; returns the backoff BR would take (0 = none),
+     * or {@link #CONNECT_BACKOFF_MS} when the store could not be reached.
+     */
+    private long send(long storeId, BackupRequest req) {
+        long backoff = 0;
+        Context.CancellableContext call = cancel.withCancellation();
+        Context prev = call.attach();
+        try {
+            for (var it = client(storeId).stream(req); it.hasNext(); ) {
+                BackupResponse r = it.next();
+                backoff = Math.max(backoff, onResponse(storeId, r));
+                if (fatal.get() != null) {
+                    return 0;
+                }
+            }
+        } catch (StatusRuntimeException e) {
+            Status st = e.getStatus();
+            if (fatal.get() != null || cancel.isCancelled()) {
+                return 0;
+            }
+            lastErrors.put("store " + storeId, "gRPC " + st.getCode() + ": " + st.getDescription());
+            retried.incrementAndGet();
+            if (st.getCode() == Status.Code.UNAVAILABLE) {
+                clients.remove(storeId).close();
+                return CONNECT_BACKOFF_MS;
+            }
+            return REGION_BACKOFF_MS;
+        } catch (RuntimeException e) {
+            lastErrors.put("store " + storeId, e.toString());
+            return CONNECT_BACKOFF_MS;
+        } finally {
+            call.detach(prev);
+            call.cancel(null);
+        }
+        return backoff;
+    }
+
+    /** BR's {@code OnBackupResponse}: records a success, or returns the backoff for an error. */
+    private long onResponse(long storeId, BackupResponse r) {
+        if (!r.hasError()) {
+            synchronized (done) {
+                done.put(r.getStartKey().toByteArray(), r);
+            }
+            apiVersion.set(r.getApiVersionValue());
+            bar.tick();
+            return 0;
+        }
+        Brpb.Error e = r.getError();
+        String where = "store " + storeId + " [" + hex(r.getStartKey().toByteArray()) + ", " + hex(r.getEndKey().toByteArray()) + ")";
+        retried.incrementAndGet();
+        if (e.hasKvError()) {
+            Kvrpcpb.KeyError ke = e.getKvError();
+            if (ke.hasLocked()) {
+                Kvrpcpb.LockInfo l = ke.getLocked();
+                lastErrors.put("locked " + hex(l.getKey().toByteArray()), "KeyLocked: key " + hex(l.getKey().toByteArray()) + " is locked by the txn "
+                        + "with start ts " + l.getLockVersion() + " (primary " + hex(l.getPrimaryLock().toByteArray()) + ", ttl "
+                        + l.getLockTtl() + " ms); this BR resolves no locks: commit or roll that txn back");
+                return Math.max(REGION_BACKOFF_MS, 0);
+            }
+            fatal.compareAndSet(null, new BrException("unexpected kv error from " + where + ": " + ke.toString().trim()));
+            return 0;
+        }
+        if (e.hasRegionError()) {
+            lastErrors.put(where, "region error: " + e.getRegionError().getMessage());
+            return REGION_BACKOFF_MS;
+        }
+        BrErrors.Decision d = BrErrors.classify(e);
+        if (d.verdict() == BrErrors.Verdict.GIVE_UP) {
+            if (e.hasClusterIdError()) {
+                fatal.compareAndSet(null, new BrException("[BR:KV:ErrKVClusterIDMismatch]tikv cluster ID mismatch: " + where
+                        + " has cluster id " + e.getClusterIdError().getCurrent() + ", the request had " + e.getClusterIdError().getRequest()));
+            } else {
+                fatal.compareAndSet(null, new BrException("error happen in " + where + ": " + d.reason() + ", " + e.getMsg()));
+            }
+            return 0;
+        }
+        lastErrors.put(where, d.reason() + ": " + e.getMsg());
+        return STORAGE_BACKOFF_MS;
+    }
+
+    /** BR's fine-grained backup: unicast each hole to its leader until none remains or the backoff budget is spent. */
+    private void fineGrained(BackupRequest req) {
+        long slept = 0;
+        while (true) {
+            throwIfFatal();
+            List<byte[][]> holes = holes();
+            if (holes.isEmpty()) {
+                return;
+            }
+            long maxBackoff = 0;
+            for (byte[][] h : holes) {
+                PdClient.RegionInfo region = null;
+                for (int i = 0; i < 5 && region == null; i++) {
+                    try {
+                        region = pd.region(regionKey(h[0]));
+                    } catch (RuntimeException e) {
+                        lastErrors.put("pd", e.getMessage());
+                        sleep(100L * (i + 1));
+                    }
+                }
+                if (region == null || region.leader() == null) {
+                    maxBackoff = Math.max(maxBackoff, REGION_BACKOFF_MS);
+                    continue;
+                }
+                BackupRequest sub = req.toBuilder().setStartKey(ByteString.copyFrom(h[0])).setEndKey(ByteString.copyFrom(h[1])).build();
+                maxBackoff = Math.max(maxBackoff, send(region.leader().getStoreId(), sub));
+                throwIfFatal();
+            }
+            if (maxBackoff > 0) {
+                slept += maxBackoff;
+                if (slept > MAX_BACKOFF_TOTAL_MS) {
+                    List<byte[][]> left = holes();
+                    if (left.isEmpty()) {
+                        return;
+                    }
+                    StringBuilder sb = new StringBuilder("backup failed: " + left.size() + " range(s) still incomplete after "
+                            + MAX_BACKOFF_TOTAL_MS / 1000 + " s of backoff:");
+                    for (byte[][] h : left.subList(0, Math.min(5, left.size()))) {
+                        sb.append(" [").append(hex(h[0])).append(", ").append(h[1].length == 0 ? "+inf" : hex(h[1])).append(')');
+                    }
+                    sb.append("; last errors: ").append(lastErrors.values());
+                    throw new BrException(sb.toString());
+                }
+                sleep(maxBackoff);
+            }
+        }
+    }
+
+    /** The parts of the requested range no success covers yet. */
+    List<byte[][]> holes() {
+        List<byte[][]> out = new ArrayList<>();
+        byte[] cursor = o.start();
+        byte[] end = o.end();
+        synchronized (done) {
+            for (BackupResponse r : done.values()) {
+                byte[] s = r.getStartKey().toByteArray();
+                byte[] e = r.getEndKey().toByteArray();
+                if (end.length != 0 && Arrays.compareUnsigned(s, end) >= 0) {
+                    break;
+                }
+                if (Arrays.compareUnsigned(s, cursor) > 0) {
+                    out.add(new byte[][] {cursor, s});
+                }
+                if (e.length == 0) {
+                    return out;
+                }
+                if (Arrays.compareUnsigned(e, cursor) > 0) {
+                    cursor = e;
+                }
+            }
+        }
+        if (end.length == 0 || Arrays.compareUnsigned(cursor, end) < 0) {
+            out.add(new byte[][] {cursor, end});
+        }
+        return out;
+    }
+
+    private void throwIfFatal() {
+        BrException e = fatal.get();
+        if (e != null) {
+            throw e;
+        }
+    }
+
+    private Brpb.BackupMeta meta(PdClient pd, long backupTs) {
+        Brpb.BackupMeta.Builder b = Brpb.BackupMeta.newBuilder()
+                .setClusterId(pd.clusterId())
+                .setClusterVersion(pd.clusterVersion())
+                .setBrVersion("BR\nRelease Version: fake-tikv-br 0.1.0\nGit Commit Hash: None\nGit Branch: None\nGo Version: "
+                        + "none (Java " + System.getProperty("java.version") + ")\nUTC Build Time: None\nRace Enabled: false")
+                .setVersion(0)
+                .setStartVersion(0)
+                .setEndVersion(backupTs)
+                .setIsRawKv(o.raw())
+                .setDdls(ByteString.copyFromUtf8("[]"))
+                .setApiVersionValue((int) apiVersion.get());
+        if (o.raw()) {
+            b.addRawRanges(Brpb.RawRange.newBuilder().setStartKey(ByteString.copyFrom(o.start())).setEndKey(ByteString.copyFrom(o.end()))
+                    .setCf(o.cf()));
+        }
+        synchronized (done) {
+            for (BackupResponse r : done.values()) {
+                List<Brpb.File> fs = new ArrayList<>(r.getFilesList());
+                fs.sort((x, y) -> x.getCf().compareTo(y.getCf()));
+                b.addAllFiles(fs);
+            }
+        }
+        return b.build();
+    }
+
+    private void sleep(long ms) {
+        long scaled = (long) (ms * o.backoffScale());
+        if (scaled <= 0) {
+            return;
+        }
+        try {
+            Thread.sleep(scaled);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BrException("interrupted");
+        }
+    }
+
+    static String hex(byte[] b) {
+        return HexFormat.of().formatHex(b);
+    }
+}
