@@ -37,7 +37,9 @@ public final class FailPoints {
             "backup_region", "per region range, after the region checks and before the scan: return(msg) fails it",
             "backup_before_save", "before a save worker uploads a file group: return(msg) fails the save with msg",
             "backup_after_save", "after a file group is uploaded, before its response is built: return(msg) fails it",
-            "backup_before_response", "before any response is sent: sleep/pause delay it; return(msg) replaces it with an error msg");
+            "backup_before_response", "before any response is sent: sleep/pause delay it; return(msg) replaces it with an error msg",
+            "import_download", "ImportSST Download, before the file is read: sleep/pause delay it; return(msg) fails it with msg",
+            "import_before_ingest", "ImportSST Ingest/MultiIngest, before the region checks: sleep/pause delay it; return(msg) fails it");
 
     /** A failpoint hit that asked to panic. */
     public static final class FailPointPanic extends RuntimeException {
@@ -53,6 +55,7 @@ public final class FailPoints {
     private record Config(String text, List<Task> tasks, long version) {}
 
     private final Map<String, Config> points = new TreeMap<>();
+    private final Map<String, Integer> paused = new java.util.HashMap<>();
     private long versions;
 
     /** Parses {@code actions}; throws IllegalArgumentException naming the bad task. */
@@ -185,6 +188,20 @@ public final class FailPoints {
 
     /** Blocks until {@code name} is set again (a newer version) or removed, or the caller is cancelled. */
     private synchronized void pause(String name, long version, java.util.function.BooleanSupplier cancelled) {
+        paused.merge(name, 1, Integer::sum);
+        try {
+            pauseLocked(name, version, cancelled);
+        } finally {
+            paused.merge(name, -1, Integer::sum);
+        }
+    }
+
+    /** How many threads are held by a {@code pause} at {@code name} right now (tests wait on it). */
+    public synchronized int paused(String name) {
+        return paused.getOrDefault(name, 0);
+    }
+
+    private void pauseLocked(String name, long version, java.util.function.BooleanSupplier cancelled) {
         while (!cancelled.getAsBoolean()) {
             Config now = points.get(name);
             if (now == null || now.version() != version) {

@@ -5,6 +5,7 @@ import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.engine.region.RegionMap;
 import dev.faketikv.server.backup.RegionErrorException;
+import dev.faketikv.server.control.FailPoints;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
@@ -39,6 +40,8 @@ import org.tikv.kvproto.Kvrpcpb;
  *       apply a real cluster would do on every peer);
  *   <li>every other RPC: {@code UNIMPLEMENTED}.
  * </ul>
+ * Failpoints: {@code import_download} (before a download reads its file) and {@code import_before_ingest}
+ * (before the region checks of an ingest); {@code pause} holds the call there, {@code return(msg)} fails it.
  * Thread-safe.
  */
 public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
@@ -48,8 +51,11 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
     private final RegionMap regions;
     private final SstImporter importer;
     private final Consumer<List<SSTMeta>> onIngested;
+    private final FailPoints failPoints;
 
-    public ImportSstService(long storeId, RegionMap regions, SstImporter importer, Consumer<List<SSTMeta>> onIngested) {
+    public ImportSstService(long storeId, RegionMap regions, SstImporter importer, FailPoints failPoints,
+                            Consumer<List<SSTMeta>> onIngested) {
+        this.failPoints = failPoints;
         this.storeId = storeId;
         this.regions = regions;
         this.importer = importer;
@@ -80,6 +86,10 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
     public void download(DownloadRequest request, StreamObserver<DownloadResponse> out) {
         DownloadResponse.Builder resp = DownloadResponse.newBuilder();
         try {
+            java.util.Optional<String> fp = failPoints.eval("import_download");
+            if (fp.isPresent()) {
+                throw new SstImporter.ImportException(fp.get().isEmpty() ? "injected by failpoint import_download" : fp.get());
+            }
             if (!request.hasStorageBackend()) {
                 throw new SstImporter.ImportException("download: no storage_backend given");
             }
@@ -120,6 +130,10 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
     }
 
     private IngestResponse doIngest(Kvrpcpb.Context ctx, List<SSTMeta> metas) {
+        java.util.Optional<String> fp = failPoints.eval("import_before_ingest");
+        if (fp.isPresent()) {
+            return error(Errorpb.Error.newBuilder().setMessage(fp.get().isEmpty() ? "injected by failpoint import_before_ingest" : fp.get()).build());
+        }
         Region region = regions.get(ctx.getRegionId());
         if (region == null) {
             return error(RegionErrorException.regionNotFound(ctx.getRegionId()).error());

@@ -198,9 +198,12 @@ public final class SstImporter {
              InputStream in = decrypter(limited, cipher, iv);
              OutputStream o = Files.newOutputStream(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             return in.transferTo(o);
-        } catch (java.nio.file.NoSuchFileException | java.io.FileNotFoundException e) {
-            throw new ImportException("Io(Os { code: 2, kind: NotFound, message: \"No such file or directory\" }): " + name);
         } catch (IOException e) {
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof java.nio.file.NoSuchFileException || t instanceof java.io.FileNotFoundException) {
+                    throw new ImportException("Io(Os { code: 2, kind: NotFound, message: \"No such file or directory\" }): " + name);
+                }
+            }
             throw new ImportException("Io(" + e.getMessage() + "): " + name);
         }
     }
