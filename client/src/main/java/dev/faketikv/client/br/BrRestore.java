@@ -70,7 +70,7 @@ public final class BrRestore {
         public String summary(boolean raw) {
             double secs = Math.max(millis, 1) / 1000.0;
             return String.format(java.util.Locale.ROOT,
-                    "[%s restore] complete: ranges=%d files=%d regions=%d kvs=%d bytes=%d retried=%d duration=%.2fs speed=%.1f MB/s",
+                    "[%s restore] complete: ranges=%d files=%d ingests=%d kvs=%d bytes=%d retried=%d duration=%.2fs speed=%.1f MB/s",
                     raw ? "raw" : "txn", ranges, files, regions, kvs, bytes, retried, secs, bytes / secs / 1e6);
         }
     }

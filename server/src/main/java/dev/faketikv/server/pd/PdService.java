@@ -20,7 +20,8 @@ import org.tikv.kvproto.Pdpb;
 /**
  * The gRPC {@code pdpb.PD} facade: the subset of PD a BR client uses (GetMembers, Tso, GetAllStores,
  * GetStore, GetRegion, GetPrevRegion, GetRegionByID, ScanRegions, GetGCSafePoint, UpdateGCSafePoint,
- * UpdateServiceGCSafePoint). Every other RPC answers {@code UNIMPLEMENTED}. Mirrors the behaviour of PD's
+ * UpdateServiceGCSafePoint). Every other RPC answers {@code UNIMPLEMENTED} — also {@code GetClusterInfo}, which
+ * this kvproto lacks and which newer pd clients read as "PD mode" when unimplemented. Mirrors the behaviour of PD's
  * {@code server/grpc_service.go} for these calls, not its internals: regions and leaders come straight from
  * the cluster's {@link RegionMap} (region keys in the engine's form: memcomparable for txn data, raw for raw
  * data; {@code GetRegion} looks its key up as given), stores from the cluster.

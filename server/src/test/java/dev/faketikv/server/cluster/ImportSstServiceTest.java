@@ -191,6 +191,22 @@ class ImportSstServiceTest {
         }
     }
 
+    @Test
+    void singleIngestAsOldBrSendsIt() throws Exception {
+        try (FakeCluster c = FakeCluster.builder().stores(2).start()) {
+            Region r = c.regions().all().get(0);
+            ImportSstpb.SSTMeta m = meta(r, file.getSize());
+            for (Metapb.Peer p : Endpoint_peers(r)) {
+                assertThat(importer(c, p.getStoreId()).download(download(m, file.getName())).hasError()).isFalse();
+            }
+            ImportSstpb.IngestResponse ok = importer(c, r.leaderStoreId()).ingest(ImportSstpb.IngestRequest.newBuilder()
+                    .setContext(ctx(r, r.leaderStoreId())).setSst(m).build());
+            assertThat(ok.hasError()).as(ok.getError().getMessage()).isFalse();
+            assertThat(ClusterData.count(c.engine(), Cf.DEFAULT)).isEqualTo(file.getTotalKvs());
+            assertThat(c.stores()).allSatisfy(s -> assertThat(s.importer().staged()).isEmpty());
+        }
+    }
+
     static List<Metapb.Peer> Endpoint_peers(Region r) {
         return dev.faketikv.server.backup.Endpoint.toPb(r).getPeersList();
     }
