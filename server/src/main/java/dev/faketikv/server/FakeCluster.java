@@ -13,7 +13,6 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -231,13 +230,7 @@ public final class FakeCluster implements AutoCloseable {
         if (engine != null) {
             engine.close();
         }
-        if (tempDir != null) {
-            try (var w = Files.walk(tempDir)) {
-                w.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            } catch (IOException ignored) {
-                // temp folder
-            }
-        }
+        FakeTikv.deleteTree(tempDir);
     }
 
     /** Test-friendly defaults: loopback port 0 everywhere, a temporary data dir removed on close. */

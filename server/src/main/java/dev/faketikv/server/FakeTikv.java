@@ -106,12 +106,18 @@ public final class FakeTikv implements AutoCloseable {
     @Override
     public void close() {
         server.close();
-        if (tempDir != null) {
-            try (var s = Files.walk(tempDir)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            } catch (IOException ignored) {
-                // temp folder
-            }
+        deleteTree(tempDir);
+    }
+
+    /** Removes a temporary data folder and everything in it (null: nothing). */
+    static void deleteTree(Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (var s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // temp folder
         }
     }
 

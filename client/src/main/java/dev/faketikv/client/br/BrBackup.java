@@ -431,16 +431,7 @@ public final class BrBackup {
     }
 
     private void sleep(long ms) {
-        long scaled = (long) (ms * o.backoffScale());
-        if (scaled <= 0) {
-            return;
-        }
-        try {
-            Thread.sleep(scaled);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new BrException("interrupted");
-        }
+        Backoff.sleep(ms, o.backoffScale());
     }
 
     static String hex(byte[] b) {

@@ -433,15 +433,6 @@ public final class BrRestore {
     }
 
     private void sleep(long ms) {
-        long scaled = (long) (ms * o.backoffScale());
-        if (scaled <= 0) {
-            return;
-        }
-        try {
-            Thread.sleep(scaled);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new BrException("interrupted");
-        }
+        Backoff.sleep(ms, o.backoffScale());
     }
 }

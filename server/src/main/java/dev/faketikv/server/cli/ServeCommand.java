@@ -39,12 +39,21 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("fake-tikv: " + e.getMessage());
             return 2;
         }
+        return runUntilStopped(tikv, java.util.List.of(tikv.server().readyLine()));
+    }
+
+    /** Prints the ready lines, then waits for SIGTERM/SIGINT, whose hook closes {@code running}. */
+    private static int runUntilStopped(AutoCloseable running, java.util.List<String> readyLines) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            tikv.close();
+            try {
+                running.close();
+            } catch (Exception e) {
+                System.err.println("fake-tikv: close failed: " + e);
+            }
             stopped.countDown();
         }, "shutdown"));
-        System.out.println(tikv.server().readyLine());
+        readyLines.forEach(System.out::println);
         System.out.flush();
         stopped.await();
         return 0;
@@ -61,14 +70,6 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("fake-tikv: cannot start the cluster: " + e.getMessage());
             return 2;
         }
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            cluster.close();
-            stopped.countDown();
-        }, "shutdown"));
-        cluster.readyLines().forEach(System.out::println);
-        System.out.flush();
-        stopped.await();
-        return 0;
+        return runUntilStopped(cluster, cluster.readyLines());
     }
 }

@@ -8,6 +8,7 @@ import dev.faketikv.client.br.BrRestore;
 import dev.faketikv.client.br.BrStorage;
 import dev.faketikv.engine.Cf;
 import dev.faketikv.server.FakeCluster;
+import dev.faketikv.server.RawBytes;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -15,9 +16,6 @@ import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -62,22 +60,6 @@ class ClusterFuzzTest {
             PDGrpc.getUpdateServiceGCSafePointMethod(), PDGrpc.getUpdateGCSafePointMethod(), PDGrpc.getGetMembersMethod(),
             PDGrpc.getGetRegionByIDMethod());
 
-    static final class Bytes implements MethodDescriptor.Marshaller<byte[]> {
-        @Override
-        public InputStream stream(byte[] value) {
-            return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-            try {
-                return stream.readAllBytes();
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-    }
-
     @BeforeContainer
     static void start() throws Exception {
         sandbox = Files.createTempDirectory("fake-tikv-cluster-fuzz");
@@ -116,8 +98,7 @@ class ClusterFuzzTest {
 
     @Property(tries = 3_000)
     void randomBytesToEveryMethodGetAnAnswer(@ForAll byte[] bytes, @ForAll("methods") MethodDescriptor<?, ?> m) {
-        MethodDescriptor<byte[], byte[]> raw = MethodDescriptor.<byte[], byte[]>newBuilder().setType(MethodDescriptor.MethodType.UNARY)
-                .setFullMethodName(m.getFullMethodName()).setRequestMarshaller(new Bytes()).setResponseMarshaller(new Bytes()).build();
+        MethodDescriptor<byte[], byte[]> raw = RawBytes.method(m.getFullMethodName(), MethodDescriptor.MethodType.UNARY);
         ManagedChannel ch = m.getServiceName().startsWith("pdpb") ? pd : store;
         try {
             ClientCalls.blockingUnaryCall(ch, raw, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), bytes);

@@ -167,9 +167,8 @@ class PdFacadeTest {
         assertThatThrownBy(() -> pd.splitRegions(Pdpb.SplitRegionsRequest.getDefaultInstance()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
         // newer pd clients probe GetClusterInfo; this kvproto has none, and UNIMPLEMENTED means "PD mode" to them
-        io.grpc.MethodDescriptor<byte[], byte[]> info = io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
-                .setType(io.grpc.MethodDescriptor.MethodType.UNARY).setFullMethodName("pdpb.PD/GetClusterInfo")
-                .setRequestMarshaller(new ClusterFuzzTest.Bytes()).setResponseMarshaller(new ClusterFuzzTest.Bytes()).build();
+        io.grpc.MethodDescriptor<byte[], byte[]> info = dev.faketikv.server.RawBytes.method("pdpb.PD/GetClusterInfo",
+                io.grpc.MethodDescriptor.MethodType.UNARY);
         assertThatThrownBy(() -> io.grpc.stub.ClientCalls.blockingUnaryCall(channel, info, io.grpc.CallOptions.DEFAULT, new byte[0]))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
         // the facade still serves

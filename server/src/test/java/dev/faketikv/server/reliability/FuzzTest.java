@@ -10,9 +10,7 @@ import io.grpc.CallOptions;
 import io.grpc.MethodDescriptor;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -46,28 +44,8 @@ class FuzzTest {
     static java.util.Set<String> etcBefore;
     static long heapBefore;
 
-    static final MethodDescriptor<byte[], byte[]> RAW = MethodDescriptor.<byte[], byte[]>newBuilder()
-            .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
-            .setFullMethodName(BackupGrpc.getBackupMethod().getFullMethodName())
-            .setRequestMarshaller(new Bytes())
-            .setResponseMarshaller(new Bytes())
-            .build();
-
-    static final class Bytes implements MethodDescriptor.Marshaller<byte[]> {
-        @Override
-        public InputStream stream(byte[] value) {
-            return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-            try {
-                return stream.readAllBytes();
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-    }
+    static final MethodDescriptor<byte[], byte[]> RAW = dev.faketikv.server.RawBytes.method(
+            BackupGrpc.getBackupMethod().getFullMethodName(), MethodDescriptor.MethodType.SERVER_STREAMING);
 
     @BeforeContainer
     static void start() throws Exception {
