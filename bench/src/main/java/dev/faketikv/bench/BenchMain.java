@@ -21,11 +21,12 @@ import picocli.CommandLine.Option;
 /**
  * {@code fake-tikv-bench}: load tests of the backup endpoint, each measured beside the machine's limit.
  * {@code quick} (one cell), {@code sweep} (the grid, with charts), {@code concurrent}, {@code regions},
- * {@code realistic} (the tikv-realistic profile), {@code first-response}, {@code memory}. Results go to
+ * {@code realistic} (the tikv-realistic profile), {@code first-response}, {@code memory}, {@code cluster} (br backup
+ * and br restore through PD). Results go to
  * {@code bench/results/<command>/} as Markdown, CSV and PNG.
  */
 @Command(name = "fake-tikv-bench", mixinStandardHelpOptions = true, subcommands = {BenchMain.Quick.class, Sweep.class, Concurrent.class, Regions.class, Realistic.class,
-        FirstResponse.class, Memory.class})
+        FirstResponse.class, Memory.class, ClusterBench.class})
 public final class BenchMain implements Runnable {
     public static void main(String[] args) {
         System.exit(new CommandLine(new BenchMain()).execute(args));

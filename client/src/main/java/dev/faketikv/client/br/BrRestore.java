@@ -39,9 +39,10 @@ import org.tikv.kvproto.Metapb;
  *       EpochNotMatch → regions re-scanned; up to 16 attempts with backoff (40 ms doubling to 10 s);
  *   <li>{@code SwitchMode(Normal)} at the end, also on failure.
  * </ol>
+ * Ranges are restored {@code concurrency} at a time, each file downloaded on all peers at once.
  * Nothing is split: Download clips each file to the regions that exist. A rewrite rule maps a raw key prefix
  * to another of the same length (txn: sent memcomparable-encoded the way BR's {@code encodeKeyPrefix} does).
- * Not thread-safe: one run at a time.
+ * One run at a time per instance; the run's own workers share only atomic counters and the channel map.
  */
 public final class BrRestore {
     static final int INGEST_ATTEMPTS = 16;
@@ -57,12 +58,24 @@ public final class BrRestore {
         }
     }
 
+    /** Ranges restored at once unless told otherwise. */
+    public static final int DEFAULT_CONCURRENCY = 8;
+
     public record Options(String pd, boolean raw, BrStorage storage, Brpb.CipherInfo cipher, byte[] start, byte[] end,
-                          List<Rewrite> rewrites, long rateLimitMiB, double backoffScale, PrintStream progress) {
+                          List<Rewrite> rewrites, long rateLimitMiB, double backoffScale, PrintStream progress, int concurrency) {
         public Options {
             start = start == null ? new byte[0] : start;
             end = end == null ? new byte[0] : end;
             rewrites = rewrites == null ? List.of() : List.copyOf(rewrites);
+            if (concurrency < 1 || concurrency > 256) {
+                throw new BrException("--concurrency must be in [1, 256]");
+            }
+        }
+
+        /** With {@link #DEFAULT_CONCURRENCY} ranges at once. */
+        public Options(String pd, boolean raw, BrStorage storage, Brpb.CipherInfo cipher, byte[] start, byte[] end,
+                       List<Rewrite> rewrites, long rateLimitMiB, double backoffScale, PrintStream progress) {
+            this(pd, raw, storage, cipher, start, end, rewrites, rateLimitMiB, backoffScale, progress, DEFAULT_CONCURRENCY);
         }
     }
 
@@ -79,8 +92,9 @@ public final class BrRestore {
     private final Options o;
     private final Map<Long, ManagedChannel> channels = new ConcurrentHashMap<>();
     private PdClient pd;
-    private int retried;
-    private int regionsTouched;
+    private final java.util.concurrent.atomic.AtomicInteger retriedCount = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger ingests = new java.util.concurrent.atomic.AtomicInteger();
+    private java.util.concurrent.ExecutorService peers;
 
     private BrRestore(Options o) {
         this.o = o;
@@ -163,16 +177,13 @@ public final class BrRestore {
                 Progress bar = new Progress(o.progress(), (o.raw() ? "Raw" : "Txn") + " Restore", groups.size());
                 long kvs = 0;
                 long bytes = 0;
-                for (List<Brpb.File> g : groups.values()) {
-                    restoreRange(g, meta);
-                    for (Brpb.File f : g) {
-                        kvs += f.getTotalKvs();
-                        bytes += f.getTotalBytes();
-                    }
-                    bar.tick();
+                for (Brpb.File f : files) {
+                    kvs += f.getTotalKvs();
+                    bytes += f.getTotalBytes();
                 }
+                restoreAll(new ArrayList<>(groups.values()), meta, bar);
                 bar.finish();
-                return new Result(files.size(), groups.size(), regionsTouched, kvs, bytes, (System.nanoTime() - t0) / 1_000_000, retried);
+                return new Result(files.size(), groups.size(), ingests.get(), kvs, bytes, (System.nanoTime() - t0) / 1_000_000, retriedCount.get());
             } finally {
                 for (Metapb.Store s : stores) {
                     try {
@@ -184,6 +195,45 @@ public final class BrRestore {
                 channels.values().forEach(ManagedChannel::shutdownNow);
             }
         }
+    }
+
+    /**
+     * Restores the ranges on {@link Options#concurrency} workers (BR restores files concurrently too); the
+     * first failure stops the others and is thrown.
+     */
+    private void restoreAll(List<List<Brpb.File>> groups, Brpb.BackupMeta meta, Progress bar) {
+        java.util.concurrent.ExecutorService ranges = java.util.concurrent.Executors.newFixedThreadPool(o.concurrency(), daemon("br-restore"));
+        peers = java.util.concurrent.Executors.newCachedThreadPool(daemon("br-download"));
+        try {
+            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+            for (List<Brpb.File> g : groups) {
+                fs.add(ranges.submit(() -> {
+                    restoreRange(g, meta);
+                    bar.tick();
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : fs) {
+                try {
+                    f.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw e.getCause() instanceof RuntimeException re ? re : new BrException("restore failed: " + e.getCause(), e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new BrException("interrupted");
+                }
+            }
+        } finally {
+            ranges.shutdownNow();
+            peers.shutdownNow();
+        }
+    }
+
+    private static java.util.concurrent.ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     /** BR's restore version rule: a backup from a newer TiKV major than a target store is refused. */
@@ -293,7 +343,7 @@ public final class BrRestore {
                 }
                 return;
             } catch (RetryException ex) {
-                retried++;
+                retriedCount.incrementAndGet();
                 if (attempt >= INGEST_ATTEMPTS) {
                     throw new BrException("restore of range [" + BrBackup.hex(s) + ", " + BrBackup.hex(e) + ") failed after " + attempt
                             + " attempts: " + ex.getMessage());
@@ -349,10 +399,25 @@ public final class BrRestore {
             if (o.cipher() != null) {
                 req.setCipherInfo(o.cipher());
             }
-            boolean empty = false;
+            // every peer downloads at once, as BR sends to all peers concurrently
+            ImportSstpb.DownloadRequest dr = req.build();
+            List<java.util.concurrent.Future<ImportSstpb.DownloadResponse>> onPeers = new ArrayList<>();
             for (Metapb.Peer p : r.getPeersList()) {
-                ImportSstpb.DownloadResponse resp = download(p.getStoreId(), req.build());
-                if (p.getStoreId() == region.leader().getStoreId()) {
+                onPeers.add(peers.submit(() -> download(p.getStoreId(), dr)));
+            }
+            boolean empty = false;
+            for (int i = 0; i < onPeers.size(); i++) {
+                ImportSstpb.DownloadResponse resp;
+                try {
+                    resp = onPeers.get(i).get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    onPeers.forEach(pending -> pending.cancel(true));
+                    throw e.getCause() instanceof RuntimeException failed ? failed : new BrException("download failed: " + e.getCause(), e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new BrException("interrupted");
+                }
+                if (r.getPeers(i).getStoreId() == region.leader().getStoreId()) {
                     empty = resp.getIsEmpty();
                 }
             }
@@ -363,7 +428,7 @@ public final class BrRestore {
         if (metas.isEmpty()) {
             return;
         }
-        regionsTouched++;
+        ingests.incrementAndGet();
         Metapb.Peer leader = region.leader();
         for (int attempt = 1; ; attempt++) {
             Kvrpcpb.Context ctx = Kvrpcpb.Context.newBuilder().setRegionId(r.getId()).setRegionEpoch(r.getRegionEpoch()).setPeer(leader).build();
@@ -378,7 +443,7 @@ public final class BrRestore {
             }
             Errorpb.Error err = resp.getError();
             if (err.hasNotLeader() && attempt < INGEST_ATTEMPTS) {
-                retried++;
+                retriedCount.incrementAndGet();
                 Metapb.Peer hinted = err.getNotLeader().hasLeader() ? err.getNotLeader().getLeader() : null;
                 if (hinted == null) {
                     PdClient.RegionInfo fresh = pd.regionById(r.getId());
@@ -419,7 +484,7 @@ public final class BrRestore {
             } catch (StatusRuntimeException e) {
                 last = e.getStatus().toString();
             }
-            retried++;
+            retriedCount.incrementAndGet();
             sleep(Math.min(4000, 1000L << (attempt - 1)));
         }
         throw new BrException("[BR:KV:ErrKVDownloadFailed]download " + req.getName() + " on store " + storeId + " failed: " + last);

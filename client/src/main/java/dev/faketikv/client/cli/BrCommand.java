@@ -161,6 +161,9 @@ public final class BrCommand implements Runnable {
         @Option(names = "--ratelimit", description = "MiB/s download limit per store")
         long ratelimit;
 
+        @Option(names = "--concurrency", description = "ranges restored at once (default ${DEFAULT-VALUE})")
+        int concurrency = BrRestore.DEFAULT_CONCURRENCY;
+
         @Override
         public Integer call() {
             return guarded(() -> {
@@ -174,7 +177,7 @@ public final class BrCommand implements Runnable {
                 }
                 boolean raw = c.raw();
                 BrRestore.Result r = BrRestore.run(new BrRestore.Options(c.pd, raw, BrStorage.parse(c.storage), c.cipher(), c.key(c.start),
-                        c.key(c.end), rules, ratelimit, 1.0, Common.progress()));
+                        c.key(c.end), rules, ratelimit, 1.0, Common.progress(), concurrency));
                 System.out.println(r.summary(raw));
                 return 0;
             });

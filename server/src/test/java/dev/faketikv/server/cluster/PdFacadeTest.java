@@ -133,6 +133,18 @@ class PdFacadeTest {
     }
 
     @Test
+    void aLeaderMovedThroughAnyStoresStatusApiIsWhatPdAndTheStoresSee() throws Exception {
+        Region r = cluster.regions().all().get(4);
+        long to = r.leaderStoreId() % 3 + 1;
+        HttpResponse<String> moved = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                        URI.create(cluster.store(1).statusUrl() + "/regions/" + r.id() + "/leader"))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"store\": " + to + "}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(moved.statusCode()).as(moved.body()).isEqualTo(200);
+        assertThat(pd.getRegionByID(Pdpb.GetRegionByIDRequest.newBuilder().setRegionId(r.id()).build()).getLeader().getStoreId()).isEqualTo(to);
+        assertThat(cluster.store(2).regions().get(r.id()).leaderStoreId()).isEqualTo(to);
+    }
+
+    @Test
     void gcSafePointsMoveForwardAndServiceSafePointsExpireOrAreRemoved() {
         Pdpb.UpdateGCSafePointResponse g = pd.updateGCSafePoint(Pdpb.UpdateGCSafePointRequest.newBuilder().setSafePoint(100).build());
         assertThat(g.getNewSafePoint()).isEqualTo(100);
