@@ -49,7 +49,7 @@ public final class FakeCluster implements AutoCloseable {
     private final TikvConfig config;
     private final Engine engine;
     private final RegionMap regions;
-    private final List<FakeTikvServer> stores = new ArrayList<>();
+    private final List<FakeTikvServer> stores = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Map<Long, Metapb.StoreState> states = new ConcurrentHashMap<>();
     private final List<DataGenerator.Result> seeds = new ArrayList<>();
     private final long startMillis = System.currentTimeMillis();
@@ -72,21 +72,16 @@ public final class FakeCluster implements AutoCloseable {
                 seeds.add(r);
                 LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
             }
-            List<Region> all = regions.all();
-            for (int i = 0; i < all.size(); i++) {
-                Region r = all.get(i);
-                boolean joined = false;
-                for (int s = 0; s < n; s++) {
-                    joined |= r.peerOn(firstStore + s) == null;
-                    regions.addPeer(r.id(), firstStore + s);
-                }
-                if (joined) {
-                    regions.transferLeader(r.id(), firstStore + (i % n));
-                }
-            }
-            FakeTikvServer.Shared shared = new FakeTikvServer.Shared(engine, regions, this::ingested);
+            placePeers(firstStore, n);
             InetSocketAddress addr = FakeTikvServer.parse(config.get(TikvConfig.SERVER_ADDR));
             InetSocketAddress status = FakeTikvServer.parse(config.get(TikvConfig.STATUS_ADDR));
+            checkPorts(addr.getPort(), status.getPort(), n);
+            String advertised = FakeTikvServer.advertisedHost(config);
+            if (FakeTikvServer.wildcard(advertised)) {
+                throw new dev.faketikv.server.config.ConfigException("server.advertise-addr must be set when server.addr listens on "
+                        + advertised + ": PD hands the store addresses to clients");
+            }
+            FakeTikvServer.Shared shared = new FakeTikvServer.Shared(engine, regions, this::ingested);
             for (int s = 0; s < n; s++) {
                 TikvConfig sc = config
                         .with(TikvConfig.STORE_ID.name(), firstStore + s)
@@ -100,9 +95,11 @@ public final class FakeCluster implements AutoCloseable {
                 pdAddr = "127.0.0.1:2379";
             }
             long clusterId = config.get(TikvConfig.CLUSTER_ID);
-            this.pd = PdServer.start(FakeTikvServer.parse(pdAddr),
+            InetSocketAddress pdBind = FakeTikvServer.parse(pdAddr);
+            this.pd = PdServer.start(pdBind,
                     url -> new PdService(clusterId, this::storesPb, regions, url, System::currentTimeMillis),
-                    config.get(TikvConfig.STORE_VERSION).replaceFirst("^v", ""));
+                    config.get(TikvConfig.STORE_VERSION).replaceFirst("^v", ""),
+                    FakeTikvServer.wildcard(pdBind.getHostString()) ? advertised : null);
             ok = true;
         } finally {
             if (!ok) {
@@ -111,8 +108,42 @@ public final class FakeCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Every region gets a peer on each of the {@code n} stores; regions that just got them have their
+     * leaders spread round-robin. Leaders and peers on stores this run does not start (a data dir served
+     * with more stores before) move to the running ones, as PD would replace a removed store's peers.
+     */
+    private void placePeers(long firstStore, int n) {
+        List<Region> all = regions.all();
+        for (int i = 0; i < all.size(); i++) {
+            Region r = all.get(i);
+            boolean joined = false;
+            for (int s = 0; s < n; s++) {
+                joined |= r.peerOn(firstStore + s) == null;
+                regions.addPeer(r.id(), firstStore + s);
+            }
+            boolean strayLeader = r.leaderStoreId() < firstStore || r.leaderStoreId() >= firstStore + n;
+            if (joined || strayLeader) {
+                regions.transferLeader(r.id(), firstStore + (i % n));
+            }
+            for (dev.faketikv.engine.region.Peer p : r.peers()) {
+                if (p.storeId() < firstStore || p.storeId() >= firstStore + n) {
+                    regions.removePeer(r.id(), p.storeId());
+                }
+            }
+        }
+    }
+
+    /** Store k takes port + k for gRPC and status alike; the two ranges must not meet. */
+    private static void checkPorts(int grpc, int status, int n) {
+        if (grpc != 0 && status != 0 && grpc < status + n && status < grpc + n) {
+            throw new dev.faketikv.server.config.ConfigException("server.addr port " + grpc + " and server.status-addr port " + status
+                    + " overlap for " + n + " stores (store k uses port + k): move one, or use port 0");
+        }
+    }
+
     private static String hostPort(InetSocketAddress a, int offset) {
-        return a.getHostString() + ":" + (a.getPort() == 0 ? 0 : a.getPort() + offset);
+        return FakeTikvServer.hostPort(a.getHostString(), a.getPort() == 0 ? 0 : a.getPort() + offset);
     }
 
     public static Builder builder() {

@@ -202,13 +202,32 @@ public final class FakeTikvServer implements AutoCloseable {
 
     /** {@code host:port} the gRPC server is bound to (the real port when 0 was asked for). */
     public String addr() {
-        String host = parse(config.get(TikvConfig.SERVER_ADDR)).getHostString();
-        return host + ":" + ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort();
+        return hostPort(advertisedHost(config), ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort());
+    }
+
+    /** The host clients are told: {@code server.advertise-addr}'s, else {@code server.addr}'s. */
+    static String advertisedHost(TikvConfig config) {
+        String adv = config.get(TikvConfig.ADVERTISE_ADDR);
+        return parse(adv.isEmpty() ? config.get(TikvConfig.SERVER_ADDR) : adv).getHostString();
+    }
+
+    /** Whether {@code host} is a wildcard (0.0.0.0 or ::) that no client can dial. */
+    static boolean wildcard(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).isAnyLocalAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    /** {@code host:port}, with an IPv6 literal in brackets. */
+    public static String hostPort(String host, int port) {
+        return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
     }
 
     public String statusAddr() {
         InetSocketAddress a = status.address();
-        return a.getHostString() + ":" + a.getPort();
+        return hostPort(wildcard(a.getHostString()) ? advertisedHost(config) : a.getHostString(), a.getPort());
     }
 
     public long clusterId() {

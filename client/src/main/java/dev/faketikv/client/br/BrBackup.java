@@ -57,6 +57,7 @@ public final class BrBackup {
     static final long STORAGE_BACKOFF_MS = 3000;
     static final long CONNECT_BACKOFF_MS = 20000;
     static final long MAX_BACKOFF_TOTAL_MS = 80000;
+    static final long EMPTY_STREAM_BACKOFF_MS = 10000;
 
     public record Options(String pd, boolean raw, byte[] start, byte[] end, String cf, long rateLimitMiB, int concurrency,
                           Brpb.CompressionType compression, Brpb.CipherInfo cipher, BrStorage storage, long gcTtlSeconds,
@@ -71,8 +72,13 @@ public final class BrBackup {
             if (concurrency < 1 || concurrency > 256) {
                 throw new BrException("--concurrency must be in [1, 256]");
             }
+            // BR falls back to its default TTL for a non-positive --gcttl (a TTL of 0 would remove the safe point)
+            gcTtlSeconds = gcTtlSeconds <= 0 ? DEFAULT_GC_TTL_SECONDS : gcTtlSeconds;
         }
     }
+
+    /** BR's {@code DefaultBRGCSafePointTTL}. */
+    public static final long DEFAULT_GC_TTL_SECONDS = 300;
 
     /** What the backup produced. */
     public record Result(Brpb.BackupMeta meta, int files, long kvs, long bytes, long size, long millis, int retried, int regions) {
@@ -132,8 +138,8 @@ public final class BrBackup {
                     lastErrors.put("gc-keeper", e.getMessage());
                 }
             }, every, every, TimeUnit.SECONDS);
-            o.storage().write("backup.lock", BrStorage.LOCK_CONTENT.getBytes(java.nio.charset.StandardCharsets.UTF_8));
             try {
+                o.storage().write("backup.lock", BrStorage.LOCK_CONTENT.getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 int regions = pd.scanRegions(regionKey(o.start()), regionKey(o.end())).size();
                 bar = new Progress(o.progress(), (o.raw() ? "Raw" : "Txn") + " Backup", regions);
                 BackupRequest req = request(pd.clusterId(), o.raw() ? 0 : backupTs);
@@ -216,7 +222,7 @@ public final class BrBackup {
             for (Metapb.Store s : stores) {
                 fs.add(pool.submit(() -> {
                     for (int attempt = 1; attempt <= 5 && fatal.get() == null; attempt++) {
-                        long backoff = send(s.getId(), req);
+                        long backoff = send(s.getId(), req, false);
                         if (backoff != CONNECT_BACKOFF_MS) {
                             return;
                         }
@@ -231,7 +237,7 @@ public final class BrBackup {
                     Thread.currentThread().interrupt();
                     throw new BrException("interrupted");
                 } catch (java.util.concurrent.ExecutionException e) {
-                    fatal.compareAndSet(null, new BrException("push-down failed: " + e.getCause(), e.getCause()));
+                    fail(new BrException("push-down failed: " + e.getCause(), e.getCause()));
                 }
             }
         } finally {
@@ -243,17 +249,33 @@ public final class BrBackup {
      * Sends {@code req} to one store and consumes its stream; returns the backoff BR would take (0 = none),
      * or {@link #CONNECT_BACKOFF_MS} when the store could not be reached.
      */
-    private long send(long storeId, BackupRequest req) {
+    private long send(long storeId, BackupRequest req, boolean unicast) {
+        BackupClient client;
+        try {
+            client = client(storeId);
+        } catch (RuntimeException e) {
+            lastErrors.put("store " + storeId, "cannot reach the store: " + e.getMessage());
+            retried.incrementAndGet();
+            return CONNECT_BACKOFF_MS;
+        }
         long backoff = 0;
+        int responses = 0;
         Context.CancellableContext call = cancel.withCancellation();
         Context prev = call.attach();
         try {
-            for (var it = client(storeId).stream(req); it.hasNext(); ) {
+            for (var it = client.stream(req); it.hasNext(); ) {
                 BackupResponse r = it.next();
+                responses++;
                 backoff = Math.max(backoff, onResponse(storeId, r));
                 if (fatal.get() != null) {
                     return 0;
                 }
+            }
+            if (responses == 0 && unicast) {
+                // the store answered nothing for a hole it was said to lead (PD behind a leader change): BR backs off
+                lastErrors.put("store " + storeId, "no response for [" + hex(req.getStartKey().toByteArray()) + ", "
+                        + hex(req.getEndKey().toByteArray()) + ")");
+                return EMPTY_STREAM_BACKOFF_MS;
             }
         } catch (StatusRuntimeException e) {
             Status st = e.getStatus();
@@ -263,7 +285,10 @@ public final class BrBackup {
             lastErrors.put("store " + storeId, "gRPC " + st.getCode() + ": " + st.getDescription());
             retried.incrementAndGet();
             if (st.getCode() == Status.Code.UNAVAILABLE) {
-                clients.remove(storeId).close();
+                BackupClient gone = clients.remove(storeId);
+                if (gone != null) {
+                    gone.close();
+                }
                 return CONNECT_BACKOFF_MS;
             }
             return REGION_BACKOFF_MS;
@@ -299,7 +324,7 @@ public final class BrBackup {
                         + l.getLockTtl() + " ms); this BR resolves no locks: commit or roll that txn back");
                 return Math.max(REGION_BACKOFF_MS, 0);
             }
-            fatal.compareAndSet(null, new BrException("unexpected kv error from " + where + ": " + ke.toString().trim()));
+            fail(new BrException("unexpected kv error from " + where + ": " + ke.toString().trim()));
             return 0;
         }
         if (e.hasRegionError()) {
@@ -309,10 +334,10 @@ public final class BrBackup {
         BrErrors.Decision d = BrErrors.classify(e);
         if (d.verdict() == BrErrors.Verdict.GIVE_UP) {
             if (e.hasClusterIdError()) {
-                fatal.compareAndSet(null, new BrException("[BR:KV:ErrKVClusterIDMismatch]tikv cluster ID mismatch: " + where
+                fail(new BrException("[BR:KV:ErrKVClusterIDMismatch]tikv cluster ID mismatch: " + where
                         + " has cluster id " + e.getClusterIdError().getCurrent() + ", the request had " + e.getClusterIdError().getRequest()));
             } else {
-                fatal.compareAndSet(null, new BrException("error happen in " + where + ": " + d.reason() + ", " + e.getMsg()));
+                fail(new BrException("error happen in " + where + ": " + d.reason() + ", " + e.getMsg()));
             }
             return 0;
         }
@@ -345,7 +370,7 @@ public final class BrBackup {
                     continue;
                 }
                 BackupRequest sub = req.toBuilder().setStartKey(ByteString.copyFrom(h[0])).setEndKey(ByteString.copyFrom(h[1])).build();
-                maxBackoff = Math.max(maxBackoff, send(region.leader().getStoreId(), sub));
+                maxBackoff = Math.max(maxBackoff, send(region.leader().getStoreId(), sub, true));
                 throwIfFatal();
             }
             if (maxBackoff > 0) {
@@ -395,6 +420,13 @@ public final class BrBackup {
             out.add(new byte[][] {cursor, end});
         }
         return out;
+    }
+
+    /** Records the first fatal error and cancels every stream of the backup at once, as BR cancels its context. */
+    private void fail(BrException e) {
+        if (fatal.compareAndSet(null, e)) {
+            cancel.cancel(e);
+        }
     }
 
     private void throwIfFatal() {

@@ -10,8 +10,8 @@ import org.tikv.kvproto.Brpb;
  * The cluster's figures come from the stores themselves: a backup of the same range to {@code noop://}
  * (TiKV computes the checksums while it scans and discards the files), at a fresh ts for txn data — the
  * raw checksum RPC or coprocessor checksum a real BR would use does not exist on this fake.
- * Raw: every raw range of the meta (narrowed by {@code --start/--end}); txn: from the smallest file start to
- * the largest file end. Stateless.
+ * {@code --start/--end} choose the files that overlap them; both sides then cover exactly those files'
+ * keys (from the smallest file start to the largest file end; raw: within each raw range). Stateless.
  */
 public final class BrChecksum {
     private BrChecksum() {}
@@ -36,25 +36,29 @@ public final class BrChecksum {
         List<Brpb.File> files = meta.getFilesList().stream().filter(f -> overlaps(f, s, e)).toList();
         BackupMetas.Checksum expected = BackupMetas.summary(files);
         BackupMetas.Checksum actual = new BackupMetas.Checksum(0, 0, 0);
+        if (files.isEmpty()) {
+            return new Result(expected, actual);
+        }
+        // the cluster is asked for exactly the keys of the files chosen: whole files, so both sides count the same
+        byte[] lo = null;
+        byte[] hi = null;
+        for (Brpb.File f : files) {
+            byte[] fs = f.getStartKey().toByteArray();
+            byte[] fe = f.getEndKey().toByteArray();
+            lo = lo == null || Arrays.compareUnsigned(fs, lo) < 0 ? fs : lo;
+            hi = hi == null ? fe : (hi.length == 0 || fe.length == 0 ? new byte[0] : (Arrays.compareUnsigned(fe, hi) > 0 ? fe : hi));
+        }
         if (raw) {
             for (Brpb.RawRange r : meta.getRawRangesList()) {
-                byte[] rs = max(r.getStartKey().toByteArray(), s);
-                byte[] re = minEnd(r.getEndKey().toByteArray(), e);
+                byte[] rs = max(r.getStartKey().toByteArray(), lo);
+                byte[] re = minEnd(r.getEndKey().toByteArray(), hi);
                 if (re.length != 0 && Arrays.compareUnsigned(rs, re) >= 0) {
                     continue;
                 }
                 actual = add(actual, scan(pd, true, r.getCf(), rs, re));
             }
-        } else if (!files.isEmpty()) {
-            byte[] lo = null;
-            byte[] hi = null;
-            for (Brpb.File f : files) {
-                byte[] fs = f.getStartKey().toByteArray();
-                byte[] fe = f.getEndKey().toByteArray();
-                lo = lo == null || Arrays.compareUnsigned(fs, lo) < 0 ? fs : lo;
-                hi = hi == null ? fe : (hi.length == 0 || fe.length == 0 ? new byte[0] : (Arrays.compareUnsigned(fe, hi) > 0 ? fe : hi));
-            }
-            actual = add(actual, scan(pd, false, "", max(lo, s), minEnd(hi, e)));
+        } else {
+            actual = add(actual, scan(pd, false, "", lo, hi));
         }
         return new Result(expected, actual);
     }

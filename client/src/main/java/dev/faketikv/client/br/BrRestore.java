@@ -41,7 +41,8 @@ import org.tikv.kvproto.Metapb;
  * </ol>
  * Ranges are restored {@code concurrency} at a time, each file downloaded on all peers at once.
  * Nothing is split: Download clips each file to the regions that exist. A rewrite rule maps a raw key prefix
- * to another of the same length (txn: sent memcomparable-encoded the way BR's {@code encodeKeyPrefix} does).
+ * to another of the same length (txn: sent memcomparable-encoded the way BR's {@code encodeKeyPrefix} does);
+ * a file's keys outside every rule's prefix are restored as they are.
  * One run at a time per instance; the run's own workers share only atomic counters and the channel map.
  */
 public final class BrRestore {
@@ -67,6 +68,13 @@ public final class BrRestore {
             start = start == null ? new byte[0] : start;
             end = end == null ? new byte[0] : end;
             rewrites = rewrites == null ? List.of() : List.copyOf(rewrites);
+            for (Rewrite a : rewrites) {
+                for (Rewrite b : rewrites) {
+                    if (a != b && startsWith(a.oldPrefix(), b.oldPrefix())) {
+                        throw new BrException("rewrite rules overlap: " + BrBackup.hex(a.oldPrefix()) + " and " + BrBackup.hex(b.oldPrefix()));
+                    }
+                }
+            }
             if (concurrency < 1 || concurrency > 256) {
                 throw new BrException("--concurrency must be in [1, 256]");
             }
@@ -266,17 +274,43 @@ public final class BrRestore {
         return ImportSSTGrpc.newBlockingStub(ch).withDeadlineAfter(25, TimeUnit.MINUTES);
     }
 
-    /** The rule whose old prefix range {@code [old, next(old))} overlaps {@code [s, e)}, or null. */
-    private Rewrite ruleFor(byte[] s, byte[] e) {
-        for (Rewrite r : o.rewrites()) {
-            byte[] hi = prefixNext(r.oldPrefix());
-            boolean endsAfter = e.length == 0 || Arrays.compareUnsigned(e, r.oldPrefix()) > 0;
-            boolean startsBefore = hi.length == 0 || Arrays.compareUnsigned(s, hi) < 0;
-            if (endsAfter && startsBefore) {
-                return r;
+    /** A piece of a file's range and the rule for it (null: keys restored as they are). */
+    private record Segment(byte[] start, byte[] end, Rewrite rule) {}
+
+    /**
+     * Cuts {@code [s, e)} at the edges of every rule's old-prefix range {@code [old, next(old))}: the pieces
+     * inside a rule are restored under its new prefix, the rest as they are (a file may hold keys of several
+     * prefixes; TiKV rewrites only inside the range it is asked for).
+     */
+    private List<Segment> segments(byte[] s, byte[] e) {
+        List<Segment> out = new ArrayList<>();
+        byte[] cursor = s;
+        List<Rewrite> rules = new ArrayList<>(o.rewrites());
+        rules.sort((x, y) -> Arrays.compareUnsigned(x.oldPrefix(), y.oldPrefix()));
+        for (Rewrite r : rules) {
+            byte[] lo = r.oldPrefix();
+            byte[] hi = prefixNext(lo);
+            if (e.length != 0 && Arrays.compareUnsigned(lo, e) >= 0) {
+                break;
+            }
+            if (hi.length != 0 && Arrays.compareUnsigned(hi, cursor) <= 0) {
+                continue;
+            }
+            if (Arrays.compareUnsigned(cursor, lo) < 0) {
+                out.add(new Segment(cursor, lo, null));
+                cursor = lo;
+            }
+            byte[] segEnd = hi.length == 0 ? e : e.length == 0 ? hi : Arrays.compareUnsigned(hi, e) < 0 ? hi : e;
+            out.add(new Segment(cursor, segEnd, r));
+            cursor = segEnd;
+            if (cursor.length == 0) {
+                return out;
             }
         }
-        return null;
+        if (e.length == 0 || Arrays.compareUnsigned(cursor, e) < 0) {
+            out.add(new Segment(cursor, e, null));
+        }
+        return out;
     }
 
     private static boolean startsWith(byte[] k, byte[] p) {
@@ -323,23 +357,28 @@ public final class BrRestore {
                 e = o.end();
             }
         }
-        Rewrite rule = ruleFor(s, e);
-        ImportSstpb.RewriteRule.Builder rr = ImportSstpb.RewriteRule.newBuilder();
-        if (rule != null) {
-            // the file's keys must all carry the old prefix (TiKV refuses others); its range is clipped to it
-            byte[] newStart = startsWith(s, rule.oldPrefix()) ? replacePrefix(s, rule) : rule.newPrefix();
-            byte[] newEnd = e.length != 0 && startsWith(e, rule.oldPrefix()) ? replacePrefix(e, rule) : prefixNext(rule.newPrefix());
-            s = newStart;
-            e = newEnd;
-            rr.setOldKeyPrefix(ByteString.copyFrom(o.raw() ? rule.oldPrefix() : encodeKeyPrefix(rule.oldPrefix())))
-                    .setNewKeyPrefix(ByteString.copyFrom(o.raw() ? rule.newPrefix() : encodeKeyPrefix(rule.newPrefix())));
+        for (Segment seg : segments(s, e)) {
+            byte[] from = seg.start();
+            byte[] to = seg.end();
+            ImportSstpb.RewriteRule.Builder rr = ImportSstpb.RewriteRule.newBuilder();
+            Rewrite rule = seg.rule();
+            if (rule != null) {
+                from = replacePrefix(from, rule);
+                to = to.length != 0 && startsWith(to, rule.oldPrefix()) ? replacePrefix(to, rule) : prefixNext(rule.newPrefix());
+                rr.setOldKeyPrefix(ByteString.copyFrom(o.raw() ? rule.oldPrefix() : encodeKeyPrefix(rule.oldPrefix())))
+                        .setNewKeyPrefix(ByteString.copyFrom(o.raw() ? rule.newPrefix() : encodeKeyPrefix(rule.newPrefix())));
+            }
+            restoreSegment(group, meta, from, to, rr.build());
         }
+    }
+
+    private void restoreSegment(List<Brpb.File> group, Brpb.BackupMeta meta, byte[] s, byte[] e, ImportSstpb.RewriteRule rule) {
         byte[] rs = regionKey(s);
         byte[] re = regionKey(e);
         for (int attempt = 1; ; attempt++) {
             try {
                 for (PdClient.RegionInfo region : pd.scanRegions(rs, re)) {
-                    restoreRegion(group, meta, region, rs, re, rr.build());
+                    restoreRegion(group, meta, region, rs, re, rule);
                 }
                 return;
             } catch (RetryException ex) {

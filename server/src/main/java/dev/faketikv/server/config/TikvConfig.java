@@ -98,6 +98,10 @@ public final class TikvConfig {
             TikvConfig::hostPort, s -> true, "", "gRPC listen address (port 0 picks a free port)");
     public static final ConfigKey<String> STATUS_ADDR = new ConfigKey<>("server.status-addr", String.class, "127.0.0.1:20180",
             TikvConfig::hostPort, s -> true, "", "status server (HTTP /metrics) listen address");
+    public static final ConfigKey<String> ADVERTISE_ADDR = new ConfigKey<>("server.advertise-addr", String.class, "",
+            v -> v.toString().isEmpty() ? "" : TikvConfig.hostPort(v), s -> !s.startsWith("0.") && !s.startsWith("[::]"),
+            "must not be a wildcard address",
+            "address clients are told (PD's store list, ready lines); only its host is used, the ports are the bound ones; empty = the host of addr");
     public static final ConfigKey<Integer> BACKGROUND_THREAD_COUNT = new ConfigKey<>("server.background-thread-count", Integer.class,
             CPU > 16 ? 3 : 2, ConfigKey::toInt, v -> v > 0, "must be > 0", "threads of the background worker that runs backup-endpoint");
     public static final ConfigKey<String> CA_PATH = new ConfigKey<>("security.ca-path", String.class, "",
@@ -175,7 +179,7 @@ public final class TikvConfig {
             "version the stores and the PD facade report (BR's version check reads it)");
 
     /** Every key, in documentation order. */
-    public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, BACKGROUND_THREAD_COUNT,
+    public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, ADVERTISE_ADDR, BACKGROUND_THREAD_COUNT,
             CA_PATH, CERT_PATH, KEY_PATH, CERT_ALLOWED_CN, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
             IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,

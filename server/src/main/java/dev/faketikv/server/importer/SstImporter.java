@@ -46,13 +46,16 @@ import org.tikv.kvproto.ImportSstpb.SwitchMode;
  * writes a staged SST holding every key that, after the prefix rewrite
  * {@code new_key_prefix + key[len(old_key_prefix)..]} on the origin key (the data key without {@code z},
  * memcomparable-encoded with its 8-byte ts for txn data, the raw key for raw data), lies in
- * {@code SSTMeta.range} (inclusive end unless {@code end_key_exclusive}; empty = unbounded). A key
- * without the old prefix fails the download ({@code WrongKeyPrefix}); {@code new_timestamp} replaces the
- * ts of txn keys and the {@code start_ts} of write records. Nothing left ⇒ {@code is_empty}.
+ * {@code SSTMeta.range} (inclusive end unless {@code end_key_exclusive}; empty = unbounded). As in TiKV the
+ * range is mapped back to the old prefix first and keys outside it are skipped; a key inside it without
+ * the old prefix fails the download ({@code WrongKeyPrefix}), as does a range bound on the wrong side of
+ * the new prefix; {@code new_timestamp} replaces the ts of txn keys and the {@code start_ts} of write
+ * records. Nothing left ⇒ {@code is_empty}.
  *
  * <p><b>Staging</b>: {@code <import dir>/<uuid hex>_<region>_<conf_ver>_<version>_<cf>.sst}, as TiKV names
  * them; the importer remembers each staged file's first and last data key. The import dir is emptied at
- * start (staged files do not survive a restart here).
+ * start (staged files do not survive a restart here); a staged file that is never ingested stays until
+ * then (TiKV's SST cleaner, which drops stale-epoch files, is not modelled).
  *
  * <p><b>Ingest</b> moves staged files into the engine ({@link Engine#ingest}), default CF before write CF
  * so a reader never sees a write record whose value is missing. Region checks are the service's.
@@ -83,6 +86,8 @@ public final class SstImporter {
     private final Map<String, Staged> staged = new ConcurrentHashMap<>();
     private final AtomicReference<SwitchMode> mode = new AtomicReference<>(SwitchMode.Normal);
     private final AtomicLong speedLimit = new AtomicLong();
+    /** One limiter for every download of this store, replaced by {@link #setSpeedLimit}; null = unlimited. */
+    private final AtomicReference<Limiter> limiter = new AtomicReference<>();
     private final Object ingestLatch = new Object();
     private final AtomicLong tempSeq = new AtomicLong();
 
@@ -113,7 +118,40 @@ public final class SstImporter {
 
     /** Bytes per second for later downloads; 0 = unlimited (TiKV's {@code SetDownloadSpeedLimit}). */
     public void setSpeedLimit(long bytesPerSecond) {
-        speedLimit.set(Math.max(0, bytesPerSecond));
+        long v = Math.max(0, bytesPerSecond);
+        speedLimit.set(v);
+        limiter.set(v == 0 ? null : new Limiter(v, System::nanoTime));
+    }
+
+    /**
+     * {@code in} throttled by the store's current limiter, shared by all downloads as TiKV's is: a new limit
+     * applies to downloads already running, from their next read.
+     */
+    private InputStream throttled(InputStream in) {
+        return new java.io.FilterInputStream(in) {
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                int n = read(one, 0, 1);
+                return n < 0 ? -1 : one[0] & 0xFF;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                int n = super.read(b, off, Math.min(len, 64 << 10));
+                Limiter l = limiter.get();
+                if (n > 0 && l != null) {
+                    long waitNs = l.consume(n);
+                    try {
+                        Thread.sleep(waitNs / 1_000_000, (int) (waitNs % 1_000_000));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("download interrupted");
+                    }
+                }
+                return n;
+            }
+        };
     }
 
     public long speedLimit() {
@@ -191,10 +229,9 @@ public final class SstImporter {
         } catch (StorageException e) {
             throw new ImportException(e.getMessage());
         }
-        long limit = speedLimit.get();
         try (storage;
              InputStream raw = storage.read(name);
-             InputStream limited = limit > 0 ? Limiter.forRateLimit(limit).wrap(raw) : raw;
+             InputStream limited = throttled(raw);
              InputStream in = decrypter(limited, cipher, iv);
              OutputStream o = Files.newOutputStream(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             return in.transferTo(o);
@@ -223,13 +260,79 @@ public final class SstImporter {
         }
     }
 
+    /**
+     * The range, mapped back into the SST's own (old-prefix) key space as TiKV's
+     * {@code rewrite_prefix_of_start_bound}/{@code _end_bound} do: a bound with the new prefix gets the old
+     * one; a start before every new-prefixed key becomes the old prefix, an end after all of them the end of
+     * the old prefix (exclusive); a bound on the wrong side fails ({@code WrongKeyPrefix}, "SST start/end range").
+     */
+    private record OldRange(byte[] start, byte[] end, boolean endExclusive) {
+        boolean before(byte[] key) {
+            return start.length != 0 && Keys.compare(key, start) < 0;
+        }
+
+        boolean after(byte[] key) {
+            if (end.length == 0) {
+                return false;
+            }
+            int c = Keys.compare(key, end);
+            return c > 0 || (c == 0 && endExclusive);
+        }
+    }
+
+    static OldRange oldRange(byte[] start, byte[] end, boolean endExclusive, byte[] oldPrefix, byte[] newPrefix) throws ImportException {
+        byte[] s = start;
+        if (s.length != 0) {
+            if (startsWith(s, newPrefix)) {
+                s = replace(s, newPrefix, oldPrefix);
+            } else if (Keys.compare(s, newPrefix) < 0) {
+                s = oldPrefix;
+            } else {
+                throw new ImportException("WrongKeyPrefix: SST start range " + Keys.hex(start) + " does not start with the new prefix "
+                        + Keys.hex(newPrefix));
+            }
+        }
+        byte[] e = end;
+        boolean exclusive = endExclusive;
+        if (e.length != 0 && !startsWith(e, newPrefix)) {
+            if (Keys.compare(e, newPrefix) > 0) {
+                e = prefixNext(oldPrefix);
+                exclusive = true;
+            } else {
+                throw new ImportException("WrongKeyPrefix: SST end range " + Keys.hex(end) + " does not start with the new prefix "
+                        + Keys.hex(newPrefix));
+            }
+        } else if (e.length != 0) {
+            e = replace(e, newPrefix, oldPrefix);
+        }
+        return new OldRange(s, e, exclusive);
+    }
+
+    private static byte[] replace(byte[] key, byte[] from, byte[] to) {
+        byte[] out = new byte[to.length + key.length - from.length];
+        System.arraycopy(to, 0, out, 0, to.length);
+        System.arraycopy(key, from.length, out, to.length, key.length - from.length);
+        return out;
+    }
+
+    /** The smallest key after every key starting with {@code p}; empty (unbounded) when there is none. */
+    static byte[] prefixNext(byte[] p) {
+        byte[] out = p.clone();
+        for (int i = out.length - 1; i >= 0; i--) {
+            if (out[i] != (byte) 0xFF) {
+                out[i]++;
+                return Arrays.copyOf(out, i + 1);
+            }
+        }
+        return new byte[0];
+    }
+
     private Downloaded rewrite(Path temp, Path out, Cf cf, SSTMeta meta, RewriteRule rule, boolean rawKv) throws ImportException {
         byte[] oldPrefix = rule.getOldKeyPrefix().toByteArray();
         byte[] newPrefix = rule.getNewKeyPrefix().toByteArray();
         long newTs = rule.getNewTimestamp();
-        byte[] start = meta.getRange().getStart().toByteArray();
-        byte[] end = meta.getRange().getEnd().toByteArray();
-        boolean endExclusive = meta.getEndKeyExclusive();
+        OldRange range = oldRange(meta.getRange().getStart().toByteArray(), meta.getRange().getEnd().toByteArray(),
+                meta.getEndKeyExclusive(), oldPrefix, newPrefix);
         byte[] first = null;
         byte[] last = null;
         long written = 0;
@@ -241,13 +344,18 @@ public final class SstImporter {
                     throw new ImportException("Key in SST " + Keys.hex(dataKey) + " is not a data key (no 'z' prefix)");
                 }
                 byte[] origin = Arrays.copyOfRange(dataKey, 1, dataKey.length);
+                // the range first (TiKV seeks to its start and stops past its end), then the prefix
+                if (range.before(origin)) {
+                    continue;
+                }
+                if (range.after(origin)) {
+                    break;
+                }
                 if (!startsWith(origin, oldPrefix)) {
                     throw new ImportException("WrongKeyPrefix: Key in SST " + Keys.hex(origin) + " does not start with the old prefix "
                             + Keys.hex(oldPrefix));
                 }
-                byte[] key = new byte[newPrefix.length + origin.length - oldPrefix.length];
-                System.arraycopy(newPrefix, 0, key, 0, newPrefix.length);
-                System.arraycopy(origin, oldPrefix.length, key, newPrefix.length, origin.length - oldPrefix.length);
+                byte[] key = replace(origin, oldPrefix, newPrefix);
                 byte[] value = in.value();
                 if (newTs != 0 && !rawKv) {
                     if (key.length < Keys.TS_LEN) {
@@ -257,15 +365,6 @@ public final class SstImporter {
                     if (cf == Cf.WRITE) {
                         Write w = Write.parse(value);
                         value = new Write(w.type(), newTs, w.shortValue(), w.hasOverlappedRollback(), w.gcFence()).toBytes();
-                    }
-                }
-                if (start.length != 0 && Keys.compare(key, start) < 0) {
-                    continue;
-                }
-                if (end.length != 0) {
-                    int c = Keys.compare(key, end);
-                    if (c > 0 || (c == 0 && endExclusive)) {
-                        continue;
                     }
                 }
                 if (last != null && Keys.compare(key, last) <= 0) {
@@ -329,10 +428,9 @@ public final class SstImporter {
                     } catch (EngineException e) {
                         throw new ImportException(e.getMessage());
                     }
+                    // ingested (the file moved into RocksDB): no longer staged, even if a later file fails
+                    staged.remove(HexFormat.of().formatHex(s.meta().getUuid().toByteArray()));
                 }
-            }
-            for (byte[] u : uuids) {
-                staged.remove(HexFormat.of().formatHex(u));
             }
             return files;
         }

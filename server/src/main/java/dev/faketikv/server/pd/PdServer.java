@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * <p>How one port serves both: gRPC (Netty) and the HTTP API (JDK {@link HttpServer}) listen on loopback
  * ports of their own; the public socket accepts a connection, reads its first bytes and splices it to gRPC
  * when they are the HTTP/2 preface ({@code PRI * HTTP/2.0}), to the HTTP API otherwise. Two pump threads
- * per connection; BR opens a handful.
+ * per connection (BR opens a handful); at most {@value #MAX_CONNECTIONS} connections, and one that sends
+ * nothing for {@value #PREFACE_TIMEOUT_MS} ms is closed.
  *
  * <p>HTTP paths: {@code GET /pd/api/v1/version} ({@code {"version":"v5.4.0"}}),
  * {@code GET /pd/api/v1/config/cluster-version} (a JSON string, quotes included, as PD answers),
@@ -40,6 +41,10 @@ import org.slf4j.LoggerFactory;
 public final class PdServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(PdServer.class);
     private static final byte[] H2_PREFACE = "PRI ".getBytes(StandardCharsets.US_ASCII);
+    /** Connections spliced at once; more are closed at accept (each costs two threads). */
+    static final int MAX_CONNECTIONS = 256;
+    /** How long a new connection may take to send its first bytes. */
+    static final int PREFACE_TIMEOUT_MS = 10_000;
 
     private final PdService service;
     private final String version;
@@ -48,10 +53,13 @@ public final class PdServer implements AutoCloseable {
     private final ServerSocket front;
     private final Thread acceptor;
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+    private final String advertisedHost;
     private volatile boolean closed;
 
-    private PdServer(InetSocketAddress addr, PdService.Factory factory, String version) throws IOException {
+    private PdServer(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost) throws IOException {
         this.version = version;
+        this.advertisedHost = advertisedHost;
         this.front = new ServerSocket();
         boolean ok = false;
         Server g = null;
@@ -91,7 +99,12 @@ public final class PdServer implements AutoCloseable {
 
     /** Starts the facade on {@code addr} (port 0 = any). */
     public static PdServer start(InetSocketAddress addr, PdService.Factory factory, String version) throws IOException {
-        return new PdServer(addr, factory, version);
+        return new PdServer(addr, factory, version, null);
+    }
+
+    /** Starts the facade on {@code addr}, telling clients {@code advertisedHost} (null = the bound host). */
+    public static PdServer start(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost) throws IOException {
+        return new PdServer(addr, factory, version, advertisedHost);
     }
 
     public PdService service() {
@@ -100,7 +113,8 @@ public final class PdServer implements AutoCloseable {
 
     /** {@code host:port} clients dial, for gRPC and HTTP alike. */
     public String addr() {
-        return front.getInetAddress().getHostAddress() + ":" + front.getLocalPort();
+        String host = advertisedHost != null ? advertisedHost : front.getInetAddress().getHostAddress();
+        return dev.faketikv.server.FakeTikvServer.hostPort(host, front.getLocalPort());
     }
 
     private String clientUrl() {
@@ -118,7 +132,19 @@ public final class PdServer implements AutoCloseable {
                 }
                 return;
             }
-            Thread t = new Thread(() -> route(s), "pd-conn");
+            if (connections.incrementAndGet() > MAX_CONNECTIONS) {
+                connections.decrementAndGet();
+                LOG.warn("pd: {} connections open, refusing {}", MAX_CONNECTIONS, s.getRemoteSocketAddress());
+                close(s);
+                continue;
+            }
+            Thread t = new Thread(() -> {
+                try {
+                    route(s);
+                } finally {
+                    connections.decrementAndGet();
+                }
+            }, "pd-conn");
             t.setDaemon(true);
             t.start();
         }
@@ -126,9 +152,15 @@ public final class PdServer implements AutoCloseable {
 
     private void route(Socket client) {
         open.add(client);
+        if (closed) {
+            // close() ran between accept and here: it did not see this socket
+            close(client);
+            return;
+        }
         Socket backend = null;
         try {
             client.setTcpNoDelay(true);
+            client.setSoTimeout(PREFACE_TIMEOUT_MS);
             InputStream in = client.getInputStream();
             byte[] head = new byte[H2_PREFACE.length];
             int n = 0;
@@ -140,6 +172,7 @@ public final class PdServer implements AutoCloseable {
                 }
                 n += r;
             }
+            client.setSoTimeout(0);
             int port = Arrays.equals(head, H2_PREFACE) ? ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort()
                     : http.getAddress().getPort();
             backend = new Socket(InetAddress.getLoopbackAddress(), port);

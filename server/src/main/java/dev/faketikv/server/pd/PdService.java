@@ -8,7 +8,6 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -30,8 +29,9 @@ import org.tikv.kvproto.Pdpb;
  * {@code count} answers its last timestamp. A request header whose {@code cluster_id} is non-zero and not
  * this cluster's fails with {@code FAILED_PRECONDITION} ("mismatch cluster id"), as PD does.
  *
- * <p>GC: the GC safe point only moves forward; service safe points are kept per service id with their TTL
- * (TTL ≤ 0 removes one) and {@code min_safe_point} is the smallest live one. Thread-safe.
+ * <p>GC: the GC safe point only moves forward (and moves the {@code gc_worker} service safe point with it,
+ * as TiDB's GC worker does); service safe points follow PD v5.4's rule (see
+ * {@link #updateServiceGCSafePoint}). A TSO batch must be 1 ≤ count &lt; 2^18. Thread-safe.
  */
 public final class PdService extends PDGrpc.PDImplBase {
     private static final Logger LOG = LoggerFactory.getLogger(PdService.class);
@@ -51,7 +51,9 @@ public final class PdService extends PDGrpc.PDImplBase {
     private long lastTs;
     private final Object gcLock = new Object();
     private long gcSafePoint;
-    private final Map<String, long[]> serviceSafePoints = new ConcurrentHashMap<>();
+    /** Service id → {safe point, expiry in seconds since the epoch}; guarded by {@code gcLock}. */
+    private final Map<String, long[]> serviceSafePoints = new java.util.HashMap<>(Map.of(GC_WORKER, new long[] {0, Long.MAX_VALUE}));
+    private static final String GC_WORKER = "gc_worker";
 
     public PdService(long clusterId, Supplier<List<Metapb.Store>> stores, RegionMap regions, Supplier<String> clientUrl,
                      LongSupplier clockMillis) {
@@ -116,11 +118,13 @@ public final class PdService extends PDGrpc.PDImplBase {
                             + " but got " + Long.toUnsignedString(req.getHeader().getClusterId())).asRuntimeException());
                     return;
                 }
-                if (req.getCount() == 0) {
-                    out.onError(Status.INVALID_ARGUMENT.withDescription("tso count should be positive").asRuntimeException());
+                long count = Integer.toUnsignedLong(req.getCount());
+                if (count == 0 || count >= 1L << LOGICAL_BITS) {
+                    out.onError(Status.INVALID_ARGUMENT.withDescription(count == 0 ? "tso count should be positive"
+                            : "tso count " + count + " is outside of the max logical interval").asRuntimeException());
                     return;
                 }
-                long ts = nextTs(req.getCount());
+                long ts = nextTs((int) count);
                 synchronized (out) {
                     out.onNext(Pdpb.TsoResponse.newBuilder().setHeader(ok()).setCount(req.getCount())
                             .setTimestamp(Pdpb.Timestamp.newBuilder().setPhysical(ts >>> LOGICAL_BITS)
@@ -255,12 +259,22 @@ public final class PdService extends PDGrpc.PDImplBase {
         synchronized (gcLock) {
             if (Long.compareUnsigned(request.getSafePoint(), gcSafePoint) > 0) {
                 gcSafePoint = request.getSafePoint();
+                // TiDB's GC worker moves its own service safe point before it moves the GC safe point
+                long[] w = serviceSafePoints.get(GC_WORKER);
+                if (Long.compareUnsigned(gcSafePoint, w[0]) > 0) {
+                    w[0] = gcSafePoint;
+                }
             }
             now = gcSafePoint;
         }
         reply(out, Pdpb.UpdateGCSafePointResponse.newBuilder().setHeader(ok()).setNewSafePoint(now).build());
     }
 
+    /**
+     * PD v5.4's rule: TTL ≤ 0 removes the service's safe point; otherwise it is stored only when it is not
+     * below the current minimum (the {@code gc_worker} entry, never expiring, counts), and the answer is the
+     * minimum after the change — its service id, remaining TTL and safe point.
+     */
     @Override
     public void updateServiceGCSafePoint(Pdpb.UpdateServiceGCSafePointRequest request,
                                          StreamObserver<Pdpb.UpdateServiceGCSafePointResponse> out) {
@@ -272,31 +286,46 @@ public final class PdService extends PDGrpc.PDImplBase {
             out.onError(Status.INVALID_ARGUMENT.withDescription("service id is empty").asRuntimeException());
             return;
         }
-        long nowMs = clockMillis.getAsLong();
-        long min;
+        long nowSec = clockMillis.getAsLong() / 1000;
+        Pdpb.UpdateServiceGCSafePointResponse.Builder resp = Pdpb.UpdateServiceGCSafePointResponse.newBuilder().setHeader(ok());
         synchronized (gcLock) {
-            if (request.getTTL() <= 0) {
+            if (request.getTTL() <= 0 && !id.equals(GC_WORKER)) {
                 serviceSafePoints.remove(id);
-            } else if (Long.compareUnsigned(request.getSafePoint(), gcSafePoint) >= 0) {
-                long ttlMs = request.getTTL() > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : request.getTTL() * 1000;
-                long expires = nowMs + ttlMs < nowMs ? Long.MAX_VALUE : nowMs + ttlMs;
-                serviceSafePoints.put(id, new long[] {request.getSafePoint(), expires});
-                LOG.info("service safe point {} = {} for {} s", id, request.getSafePoint(), request.getTTL());
             }
-            serviceSafePoints.values().removeIf(v -> v[1] < nowMs);
-            min = serviceSafePoints.values().stream().mapToLong(v -> v[0]).min().orElse(request.getSafePoint());
+            Map.Entry<String, long[]> min = minServiceSafePoint(nowSec);
+            if (request.getTTL() > 0 && Long.compareUnsigned(request.getSafePoint(), min.getValue()[0]) >= 0) {
+                long expires = Long.MAX_VALUE - nowSec <= request.getTTL() ? Long.MAX_VALUE : nowSec + request.getTTL();
+                serviceSafePoints.put(id, new long[] {request.getSafePoint(), id.equals(GC_WORKER) ? Long.MAX_VALUE : expires});
+                LOG.info("service safe point {} = {} for {} s", id, request.getSafePoint(), request.getTTL());
+                min = minServiceSafePoint(nowSec);
+            }
+            long[] v = min.getValue();
+            resp.setServiceId(com.google.protobuf.ByteString.copyFromUtf8(min.getKey()))
+                    .setTTL(v[1] == Long.MAX_VALUE ? Long.MAX_VALUE : v[1] - nowSec).setMinSafePoint(v[0]);
         }
-        reply(out, Pdpb.UpdateServiceGCSafePointResponse.newBuilder().setHeader(ok()).setServiceId(request.getServiceId())
-                .setTTL(request.getTTL()).setMinSafePoint(min).build());
+        reply(out, resp.build());
     }
 
-    /** Live service safe points: service id → safe point. */
+    /** Drops expired entries and returns the smallest (gc_worker on ties). Under {@code gcLock}. */
+    private Map.Entry<String, long[]> minServiceSafePoint(long nowSec) {
+        serviceSafePoints.entrySet().removeIf(e -> !e.getKey().equals(GC_WORKER) && e.getValue()[1] <= nowSec);
+        Map.Entry<String, long[]> min = null;
+        for (Map.Entry<String, long[]> e : serviceSafePoints.entrySet()) {
+            if (min == null || Long.compareUnsigned(e.getValue()[0], min.getValue()[0]) < 0
+                    || (e.getValue()[0] == min.getValue()[0] && e.getKey().equals(GC_WORKER))) {
+                min = e;
+            }
+        }
+        return Map.entry(min.getKey(), min.getValue().clone());
+    }
+
+    /** Live service safe points other than {@code gc_worker}: service id → safe point. */
     public Map<String, Long> serviceSafePoints() {
         Map<String, Long> m = new java.util.TreeMap<>();
-        long nowMs = clockMillis.getAsLong();
+        long nowSec = clockMillis.getAsLong() / 1000;
         synchronized (gcLock) {
             serviceSafePoints.forEach((k, v) -> {
-                if (v[1] >= nowMs) {
+                if (!k.equals(GC_WORKER) && v[1] > nowSec) {
                     m.put(k, v[0]);
                 }
             });

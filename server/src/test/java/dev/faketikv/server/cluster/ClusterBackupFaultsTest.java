@@ -139,6 +139,23 @@ class ClusterBackupFaultsTest {
     }
 
     @Test
+    void aFatalErrorOnOneStoreEndsTheBackupWhileAnotherStoreHangs() throws Exception {
+        try (FakeCluster a = FakeCluster.builder().stores(2).seed("raw:keys=500,regions=4").start()) {
+            a.store(1).faults().rules().replace("[[rule]]\nname = \"hold\"\nmatch = { start = \"72\", end = \"73\" }\naction = \"hang\"\n");
+            a.store(2).faults().rules().replace("[[rule]]\nname = \"cid\"\naction = \"cluster_id_mismatch\"\n");
+            BrBackup.Options o = new BrBackup.Options(a.pdAddr(), true, null, null, "default", 0, 4, Brpb.CompressionType.LZ4, null,
+                    BrStorage.parse("noop://"), 300, 0.01, null);
+            CompletableFuture<BrBackup.Result> run = CompletableFuture.supplyAsync(() -> BrBackup.run(o));
+            // BR cancels the whole push-down on a fatal error: the hung stream on store 1 does not hold it
+            assertThatThrownBy(() -> run.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(BrException.class)
+                    .hasMessageContaining("ErrKVClusterIDMismatch");
+            assertThat(rule(a, 1, "hold").released()).isFalse();
+            await().atMost(Duration.ofSeconds(10)).until(() -> a.store(1).endpoint().busyWorkers() == 0);
+            assertThat(a.pd().serviceSafePoints()).isEmpty();
+        }
+    }
+
+    @Test
     void aLockThatStaysIsReportedNotResolved() throws Exception {
         try (FakeCluster a = FakeCluster.builder().stores(2).seed("txn:rows=300,regions=3,seed=4").start()) {
             for (var s : a.stores()) {

@@ -184,6 +184,11 @@ class ImportSstServiceTest {
         ImportSstpb.SSTMeta m = meta(left, file.getSize());
         long leader = left.leaderStoreId();
         assertThat(importer(c, leader).download(download(m, file.getName())).hasError()).isFalse();
+        var staged = c.store(leader).importer().staged(m.getUuid().toByteArray());
+        assertThat(java.util.Arrays.compareUnsigned(dev.faketikv.engine.codec.Keys.originKey(staged.firstKey()), mid)).as("keys left of the split")
+                .isNegative();
+        assertThat(java.util.Arrays.compareUnsigned(dev.faketikv.engine.codec.Keys.originKey(staged.lastKey()), mid)).as("keys right of the split")
+                .isPositive();
         ImportSstpb.IngestResponse r = importer(c, leader).multiIngest(ImportSstpb.MultiIngestRequest.newBuilder()
                 .setContext(ctx(c.regions().get(left.id()), leader)).addSsts(m).build());
         assertThat(r.getError().hasKeyNotInRegion()).isTrue();

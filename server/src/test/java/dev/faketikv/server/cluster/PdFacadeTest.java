@@ -150,20 +150,63 @@ class PdFacadeTest {
         assertThat(g.getNewSafePoint()).isEqualTo(100);
         assertThat(pd.updateGCSafePoint(Pdpb.UpdateGCSafePointRequest.newBuilder().setSafePoint(50).build()).getNewSafePoint()).isEqualTo(100);
         assertThat(pd.getGCSafePoint(Pdpb.GetGCSafePointRequest.getDefaultInstance()).getSafePoint()).isEqualTo(100);
+        // PD 5.4: the answer is the minimum service safe point; gc_worker (moved with the GC safe point) counts
         Pdpb.UpdateServiceGCSafePointResponse a = pd.updateServiceGCSafePoint(service("br-a", 300, 500));
+        assertThat(a.getServiceId().toStringUtf8()).isEqualTo("gc_worker");
+        assertThat(a.getMinSafePoint()).isEqualTo(100);
+        assertThat(cluster.pd().serviceSafePoints()).containsEntry("br-a", 500L);
+        // below the minimum: not kept, and the answer says so
+        Pdpb.UpdateServiceGCSafePointResponse low = pd.updateServiceGCSafePoint(service("br-b", 300, 50));
+        assertThat(low.getServiceId().toStringUtf8()).isEqualTo("gc_worker");
+        assertThat(low.getMinSafePoint()).isEqualTo(100);
+        assertThat(cluster.pd().serviceSafePoints()).doesNotContainKey("br-b");
         Pdpb.UpdateServiceGCSafePointResponse b = pd.updateServiceGCSafePoint(service("br-b", 300, 400));
-        assertThat(a.getMinSafePoint()).isEqualTo(500);
-        assertThat(b.getMinSafePoint()).isEqualTo(400);
+        assertThat(b.getMinSafePoint()).isEqualTo(100);
         assertThat(cluster.pd().serviceSafePoints()).containsEntry("br-a", 500L).containsEntry("br-b", 400L);
-        assertThat(pd.updateServiceGCSafePoint(service("br-b", 0, 0)).getMinSafePoint()).isEqualTo(500);
-        assertThat(pd.updateServiceGCSafePoint(service("br-a", 0, 0)).getServiceId().toStringUtf8()).isEqualTo("br-a");
+        pd.updateServiceGCSafePoint(service("br-b", 0, 0));
+        pd.updateServiceGCSafePoint(service("br-a", -1, 0));
         assertThat(cluster.pd().serviceSafePoints()).isEmpty();
+        // a service above gc_worker is kept; the minimum PD reports stays gc_worker
+        Pdpb.UpdateServiceGCSafePointResponse c = pd.updateServiceGCSafePoint(service("br-c", 300, 150));
+        assertThat(c.getMinSafePoint()).isEqualTo(100);
+        pd.updateServiceGCSafePoint(service("br-c", 0, 0));
         assertThatThrownBy(() -> pd.updateServiceGCSafePoint(service("", 10, 1)))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
     }
 
     static Pdpb.UpdateServiceGCSafePointRequest service(String id, long ttl, long sp) {
         return Pdpb.UpdateServiceGCSafePointRequest.newBuilder().setServiceId(ByteString.copyFromUtf8(id)).setTTL(ttl).setSafePoint(sp).build();
+    }
+
+    @Test
+    void tsoRefusesAZeroOrHugeCount() throws Exception {
+        for (int count : new int[] {0, -1, 1 << 18, Integer.MIN_VALUE}) {
+            java.util.concurrent.CompletableFuture<Throwable> err = new java.util.concurrent.CompletableFuture<>();
+            var req = PDGrpc.newStub(channel).tso(new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(Pdpb.TsoResponse v) {
+                    err.complete(null);
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    err.complete(t);
+                }
+
+                @Override
+                public void onCompleted() {
+                    err.complete(null);
+                }
+            });
+            req.onNext(Pdpb.TsoRequest.newBuilder().setCount(count).build());
+            Throwable t = err.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(t).as("count %d", count).isInstanceOfSatisfying(StatusRuntimeException.class,
+                    e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
+        }
+        try (PdClient client = PdClient.connect(cluster.pdAddr())) {
+            long a = client.tso();
+            assertThat(client.tso()).isGreaterThan(a);
+        }
     }
 
     @Test

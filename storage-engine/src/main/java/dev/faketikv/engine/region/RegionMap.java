@@ -233,6 +233,24 @@ public final class RegionMap {
         });
     }
 
+    /**
+     * Removes the peer of {@code regionId} on {@code storeId} (a conf change: conf_ver + 1). The leader must
+     * be on another store; the region is returned unchanged when the store holds no peer.
+     */
+    public Region removePeer(long regionId, long storeId) {
+        return update(regionId, r -> {
+            if (r.peerOn(storeId) == null) {
+                return r;
+            }
+            if (r.leaderStoreId() == storeId) {
+                throw new IllegalArgumentException("region " + regionId + ": move the leader off store " + storeId + " first");
+            }
+            List<Peer> peers = new ArrayList<>(r.peers());
+            peers.removeIf(p -> p.storeId() == storeId);
+            return new Region(r.id(), r.startKey(), r.endKey(), r.confVer() + 1, r.version(), peers, r.leaderStoreId());
+        });
+    }
+
     /** Moves the leader of {@code regionId} to {@code storeId} (which must hold a peer). */
     public Region transferLeader(long regionId, long storeId) {
         return update(regionId, r -> {
