@@ -36,4 +36,18 @@ class QuickBenchSmokeTest {
         assertThat(out.resolve("ratio.png")).isNotEmptyFile();
         assertThat(buf.toString(StandardCharsets.UTF_8)).contains("ratio");
     }
+
+    @Test
+    void clusterBenchBacksUpAndRestoresThroughPd(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) throws Exception {
+        ClusterBench c = new ClusterBench();
+        c.rows = 2000;
+        c.regions = 4;
+        c.reps = 1;
+        c.stores = java.util.List.of(1, 2);
+        c.out = out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        assertThat(c.run(new PrintStream(buf, true, StandardCharsets.UTF_8))).isZero();
+        assertThat(java.nio.file.Files.readAllLines(out.resolve("cluster.csv"))).hasSize(1 + 2);
+        assertThat(buf.toString(StandardCharsets.UTF_8)).contains("stores=1 rep 1").contains("stores=2 rep 1");
+    }
 }
