@@ -160,6 +160,12 @@ public final class BrBackup {
                 return new Result(meta, meta.getFilesCount(), kvs, bytes, size, (System.nanoTime() - t0) / 1_000_000, retried.get(), regions);
             } finally {
                 keeper.shutdownNow();
+                try {
+                    // a refresh still in flight must not land after the removal below
+                    keeper.awaitTermination(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
                 cancel.cancel(null);
                 try {
                     pd.updateServiceSafePoint(serviceId, 0, keepAt);

@@ -52,6 +52,11 @@ public final class BrRestore {
     /** A key-prefix rewrite: keys starting with {@code oldPrefix} are restored under {@code newPrefix}. */
     public record Rewrite(byte[] oldPrefix, byte[] newPrefix) {
         public Rewrite {
+            for (byte[] p : List.of(oldPrefix, newPrefix)) {
+                if (prefixNext(p).length == 0) {
+                    throw new BrException("a rewrite prefix must be non-empty and not all 0xFF: " + BrBackup.hex(p));
+                }
+            }
             if (oldPrefix.length != newPrefix.length) {
                 throw new BrException("a rewrite rule must keep the prefix length (old " + oldPrefix.length + " bytes, new "
                         + newPrefix.length + ")");
@@ -213,26 +218,54 @@ public final class BrRestore {
         java.util.concurrent.ExecutorService ranges = java.util.concurrent.Executors.newFixedThreadPool(o.concurrency(), daemon("br-restore"));
         peers = java.util.concurrent.Executors.newCachedThreadPool(daemon("br-download"));
         try {
-            List<java.util.concurrent.Future<?>> fs = new ArrayList<>();
+            List<java.util.concurrent.Callable<Void>> tasks = new ArrayList<>();
             for (List<Brpb.File> g : groups) {
-                fs.add(ranges.submit(() -> {
+                tasks.add(() -> {
                     restoreRange(g, meta);
                     bar.tick();
-                }));
+                    return null;
+                });
             }
-            for (java.util.concurrent.Future<?> f : fs) {
-                try {
-                    f.get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    throw e.getCause() instanceof RuntimeException re ? re : new BrException("restore failed: " + e.getCause(), e.getCause());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new BrException("interrupted");
-                }
-            }
+            all(ranges, tasks);
         } finally {
+            // no worker may still call a store once this returns (the caller switches the stores back to normal)
             ranges.shutdownNow();
             peers.shutdownNow();
+            try {
+                ranges.awaitTermination(30, TimeUnit.SECONDS);
+                peers.awaitTermination(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * Runs {@code tasks} on {@code pool} and returns their results in order; the first failure, whichever
+     * task it comes from, cancels the others and is thrown at once.
+     */
+    static <T> List<T> all(java.util.concurrent.ExecutorService pool, List<java.util.concurrent.Callable<T>> tasks) {
+        java.util.concurrent.ExecutorCompletionService<T> done = new java.util.concurrent.ExecutorCompletionService<>(pool);
+        List<java.util.concurrent.Future<T>> fs = new ArrayList<>();
+        for (java.util.concurrent.Callable<T> t : tasks) {
+            fs.add(done.submit(t));
+        }
+        try {
+            for (int i = 0; i < fs.size(); i++) {
+                done.take().get();
+            }
+            List<T> out = new ArrayList<>();
+            for (java.util.concurrent.Future<T> f : fs) {
+                out.add(f.get());
+            }
+            return out;
+        } catch (java.util.concurrent.ExecutionException e) {
+            fs.forEach(f -> f.cancel(true));
+            throw e.getCause() instanceof RuntimeException re ? re : new BrException("restore failed: " + e.getCause(), e.getCause());
+        } catch (InterruptedException e) {
+            fs.forEach(f -> f.cancel(true));
+            Thread.currentThread().interrupt();
+            throw new BrException("interrupted");
         }
     }
 
@@ -358,23 +391,35 @@ public final class BrRestore {
             }
         }
         for (Segment seg : segments(s, e)) {
-            byte[] from = seg.start();
-            byte[] to = seg.end();
-            ImportSstpb.RewriteRule.Builder rr = ImportSstpb.RewriteRule.newBuilder();
             Rewrite rule = seg.rule();
-            if (rule != null) {
-                from = replacePrefix(from, rule);
-                to = to.length != 0 && startsWith(to, rule.oldPrefix()) ? replacePrefix(to, rule) : prefixNext(rule.newPrefix());
+            ImportSstpb.RewriteRule.Builder rr = ImportSstpb.RewriteRule.newBuilder();
+            byte[] rs;
+            byte[] re;
+            if (rule == null) {
+                rs = regionKey(seg.start());
+                re = regionKey(seg.end());
+            } else {
+                byte[] newPrefix = o.raw() ? rule.newPrefix() : encodeKeyPrefix(rule.newPrefix());
                 rr.setOldKeyPrefix(ByteString.copyFrom(o.raw() ? rule.oldPrefix() : encodeKeyPrefix(rule.oldPrefix())))
-                        .setNewKeyPrefix(ByteString.copyFrom(o.raw() ? rule.newPrefix() : encodeKeyPrefix(rule.newPrefix())));
+                        .setNewKeyPrefix(ByteString.copyFrom(newPrefix));
+                rs = regionKey(replacePrefix(seg.start(), rule));
+                if (seg.end().length != 0 && startsWith(seg.end(), rule.oldPrefix())) {
+                    re = regionKey(replacePrefix(seg.end(), rule));
+                } else if (o.raw()) {
+                    // exclusive: the successor of the new prefix, which TiKV maps to the old prefix's successor
+                    re = prefixNext(newPrefix);
+                } else {
+                    // BR's inclusive end for a whole prefix: the encoded new prefix followed by ten 0xFF
+                    re = Arrays.copyOf(newPrefix, newPrefix.length + 10);
+                    Arrays.fill(re, newPrefix.length, re.length, (byte) 0xFF);
+                }
             }
-            restoreSegment(group, meta, from, to, rr.build());
+            restoreSegment(group, meta, rs, re, rr.build());
         }
     }
 
-    private void restoreSegment(List<Brpb.File> group, Brpb.BackupMeta meta, byte[] s, byte[] e, ImportSstpb.RewriteRule rule) {
-        byte[] rs = regionKey(s);
-        byte[] re = regionKey(e);
+    /** Restores {@code group} into the regions over {@code [rs, re]} (region-key form). */
+    private void restoreSegment(List<Brpb.File> group, Brpb.BackupMeta meta, byte[] rs, byte[] re, ImportSstpb.RewriteRule rule) {
         for (int attempt = 1; ; attempt++) {
             try {
                 for (PdClient.RegionInfo region : pd.scanRegions(rs, re)) {
@@ -384,7 +429,7 @@ public final class BrRestore {
             } catch (RetryException ex) {
                 retriedCount.incrementAndGet();
                 if (attempt >= INGEST_ATTEMPTS) {
-                    throw new BrException("restore of range [" + BrBackup.hex(s) + ", " + BrBackup.hex(e) + ") failed after " + attempt
+                    throw new BrException("restore of range [" + BrBackup.hex(rs) + ", " + BrBackup.hex(re) + ") failed after " + attempt
                             + " attempts: " + ex.getMessage());
                 }
                 sleep(Math.min(10_000, 40L << Math.min(attempt - 1, 8)));
@@ -440,24 +485,15 @@ public final class BrRestore {
             }
             // every peer downloads at once, as BR sends to all peers concurrently
             ImportSstpb.DownloadRequest dr = req.build();
-            List<java.util.concurrent.Future<ImportSstpb.DownloadResponse>> onPeers = new ArrayList<>();
+            List<java.util.concurrent.Callable<ImportSstpb.DownloadResponse>> onPeers = new ArrayList<>();
             for (Metapb.Peer p : r.getPeersList()) {
-                onPeers.add(peers.submit(() -> download(p.getStoreId(), dr)));
+                onPeers.add(() -> download(p.getStoreId(), dr));
             }
+            List<ImportSstpb.DownloadResponse> answers = all(peers, onPeers);
             boolean empty = false;
-            for (int i = 0; i < onPeers.size(); i++) {
-                ImportSstpb.DownloadResponse resp;
-                try {
-                    resp = onPeers.get(i).get();
-                } catch (java.util.concurrent.ExecutionException e) {
-                    onPeers.forEach(pending -> pending.cancel(true));
-                    throw e.getCause() instanceof RuntimeException failed ? failed : new BrException("download failed: " + e.getCause(), e.getCause());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new BrException("interrupted");
-                }
+            for (int i = 0; i < answers.size(); i++) {
                 if (r.getPeers(i).getStoreId() == region.leader().getStoreId()) {
-                    empty = resp.getIsEmpty();
+                    empty = answers.get(i).getIsEmpty();
                 }
             }
             if (!empty) {

@@ -170,6 +170,11 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
         try {
             importer.ingest(uuids);
         } catch (SstImporter.ImportException e) {
+            // the files ingested before the failure are applied all the same: followers drop those copies
+            List<SSTMeta> done = metas.stream().filter(m -> importer.staged(m.getUuid().toByteArray()) == null).toList();
+            if (!done.isEmpty()) {
+                onIngested.accept(done);
+            }
             return error(Errorpb.Error.newBuilder().setMessage(e.getMessage()).build());
         }
         onIngested.accept(metas);

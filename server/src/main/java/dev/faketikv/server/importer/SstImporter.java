@@ -47,9 +47,9 @@ import org.tikv.kvproto.ImportSstpb.SwitchMode;
  * {@code new_key_prefix + key[len(old_key_prefix)..]} on the origin key (the data key without {@code z},
  * memcomparable-encoded with its 8-byte ts for txn data, the raw key for raw data), lies in
  * {@code SSTMeta.range} (inclusive end unless {@code end_key_exclusive}; empty = unbounded). As in TiKV the
- * range is mapped back to the old prefix first and keys outside it are skipped; a key inside it without
- * the old prefix fails the download ({@code WrongKeyPrefix}), as does a range bound on the wrong side of
- * the new prefix; {@code new_timestamp} replaces the ts of txn keys and the {@code start_ts} of write
+ * range is mapped back to the old prefix first ({@link #oldRange}) and keys outside it are skipped; a key
+ * inside it without the old prefix fails the download ({@code WrongKeyPrefix}), as does a range bound
+ * without the new prefix; {@code new_timestamp} replaces the ts of txn keys and the {@code start_ts} of write
  * records. Nothing left ⇒ {@code is_empty}.
  *
  * <p><b>Staging</b>: {@code <import dir>/<uuid hex>_<region>_<conf_ver>_<version>_<cf>.sst}, as TiKV names
@@ -141,12 +141,19 @@ public final class SstImporter {
                 int n = super.read(b, off, Math.min(len, 64 << 10));
                 Limiter l = limiter.get();
                 if (n > 0 && l != null) {
-                    long waitNs = l.consume(n);
-                    try {
-                        Thread.sleep(waitNs / 1_000_000, (int) (waitNs % 1_000_000));
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new java.io.InterruptedIOException("download interrupted");
+                    long until = System.nanoTime() + l.consume(n);
+                    // in slices: a client that leaves, or a new limit, ends the wait
+                    for (long left = until - System.nanoTime(); left > 0 && limiter.get() == l; left = until - System.nanoTime()) {
+                        if (io.grpc.Context.current().isCancelled()) {
+                            throw new java.io.InterruptedIOException("download cancelled while rate-limited");
+                        }
+                        try {
+                            long slice = Math.min(left, 100_000_000L);
+                            Thread.sleep(slice / 1_000_000, (int) (slice % 1_000_000));
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new java.io.InterruptedIOException("download interrupted");
+                        }
                     }
                 }
                 return n;
@@ -261,12 +268,14 @@ public final class SstImporter {
     }
 
     /**
-     * The range, mapped back into the SST's own (old-prefix) key space as TiKV's
-     * {@code rewrite_prefix_of_start_bound}/{@code _end_bound} do: a bound with the new prefix gets the old
-     * one; a start before every new-prefixed key becomes the old prefix, an end after all of them the end of
-     * the old prefix (exclusive); a bound on the wrong side fails ({@code WrongKeyPrefix}, "SST start/end range").
+     * The range, mapped back into the SST's own (old-prefix) key space exactly as TiKV's
+     * {@code rewrite_prefix_of_start_bound} / {@code rewrite_prefix_of_end_bound}
+     * ({@code components/keys/src/rewrite.rs}) map it: a bound must start with the new prefix, except an
+     * exclusive end that is exactly the new prefix's successor (→ the old prefix's successor); an empty bound
+     * is unbounded, or — with an empty new prefix — the old prefix / its successor. Anything else is
+     * {@code WrongKeyPrefix} ("SST start range" / "SST end range").
      */
-    private record OldRange(byte[] start, byte[] end, boolean endExclusive) {
+    record OldRange(byte[] start, byte[] end, boolean endExclusive) {
         boolean before(byte[] key) {
             return start.length != 0 && Keys.compare(key, start) < 0;
         }
@@ -281,31 +290,26 @@ public final class SstImporter {
     }
 
     static OldRange oldRange(byte[] start, byte[] end, boolean endExclusive, byte[] oldPrefix, byte[] newPrefix) throws ImportException {
-        byte[] s = start;
-        if (s.length != 0) {
-            if (startsWith(s, newPrefix)) {
-                s = replace(s, newPrefix, oldPrefix);
-            } else if (Keys.compare(s, newPrefix) < 0) {
-                s = oldPrefix;
-            } else {
-                throw new ImportException("WrongKeyPrefix: SST start range " + Keys.hex(start) + " does not start with the new prefix "
-                        + Keys.hex(newPrefix));
-            }
+        byte[] s;
+        if (start.length == 0) {
+            s = newPrefix.length == 0 ? oldPrefix : new byte[0];
+        } else if (startsWith(start, newPrefix)) {
+            s = replace(start, newPrefix, oldPrefix);
+        } else {
+            throw new ImportException("WrongKeyPrefix: SST start range " + Keys.hex(start) + " does not start with the new prefix "
+                    + Keys.hex(newPrefix));
         }
-        byte[] e = end;
-        boolean exclusive = endExclusive;
-        if (e.length != 0 && !startsWith(e, newPrefix)) {
-            if (Keys.compare(e, newPrefix) > 0) {
-                e = prefixNext(oldPrefix);
-                exclusive = true;
-            } else {
-                throw new ImportException("WrongKeyPrefix: SST end range " + Keys.hex(end) + " does not start with the new prefix "
-                        + Keys.hex(newPrefix));
-            }
-        } else if (e.length != 0) {
-            e = replace(e, newPrefix, oldPrefix);
+        if (end.length == 0) {
+            return newPrefix.length == 0 ? new OldRange(s, prefixNext(oldPrefix), true) : new OldRange(s, new byte[0], true);
         }
-        return new OldRange(s, e, exclusive);
+        if (startsWith(end, newPrefix)) {
+            return new OldRange(s, replace(end, newPrefix, oldPrefix), endExclusive);
+        }
+        if (endExclusive && Arrays.equals(end, prefixNext(newPrefix))) {
+            return new OldRange(s, prefixNext(oldPrefix), true);
+        }
+        throw new ImportException("WrongKeyPrefix: SST end range " + Keys.hex(end) + " does not start with the new prefix "
+                + Keys.hex(newPrefix));
     }
 
     private static byte[] replace(byte[] key, byte[] from, byte[] to) {

@@ -301,14 +301,14 @@ public final class PdService extends PDGrpc.PDImplBase {
             }
             long[] v = min.getValue();
             resp.setServiceId(com.google.protobuf.ByteString.copyFromUtf8(min.getKey()))
-                    .setTTL(v[1] == Long.MAX_VALUE ? Long.MAX_VALUE : v[1] - nowSec).setMinSafePoint(v[0]);
+                    .setTTL(v[1] - nowSec).setMinSafePoint(v[0]);
         }
         reply(out, resp.build());
     }
 
     /** Drops expired entries and returns the smallest (gc_worker on ties). Under {@code gcLock}. */
     private Map.Entry<String, long[]> minServiceSafePoint(long nowSec) {
-        serviceSafePoints.entrySet().removeIf(e -> !e.getKey().equals(GC_WORKER) && e.getValue()[1] <= nowSec);
+        serviceSafePoints.entrySet().removeIf(e -> !e.getKey().equals(GC_WORKER) && e.getValue()[1] < nowSec);
         Map.Entry<String, long[]> min = null;
         for (Map.Entry<String, long[]> e : serviceSafePoints.entrySet()) {
             if (min == null || Long.compareUnsigned(e.getValue()[0], min.getValue()[0]) < 0
@@ -325,7 +325,7 @@ public final class PdService extends PDGrpc.PDImplBase {
         long nowSec = clockMillis.getAsLong() / 1000;
         synchronized (gcLock) {
             serviceSafePoints.forEach((k, v) -> {
-                if (!k.equals(GC_WORKER) && v[1] > nowSec) {
+                if (!k.equals(GC_WORKER) && v[1] >= nowSec) {
                     m.put(k, v[0]);
                 }
             });

@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.tikv.kvproto.Brpb;
 
-/** The README's example of a BR-client test against a fake cluster. */
+/** The README's example of a BR-client test against a fake cluster; the second test checks the reset between tests. */
+@org.junit.jupiter.api.TestMethodOrder(org.junit.jupiter.api.MethodOrderer.OrderAnnotation.class)
 class ClusterExtensionExampleTest {
     @RegisterExtension
     static final FakeClusterExtension CLUSTER = FakeClusterExtension.builder().stores(3).seed("txn:rows=3000,regions=9,seed=1").build();
@@ -20,7 +21,9 @@ class ClusterExtensionExampleTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Order(1)
     void aBackupRetriesAStaleLeaderAndIsComplete() {
+        CLUSTER.failPoint(3, "backup_before_response", "print(still here)");
         CLUSTER.faults(2, "[[rule]]\nname = \"stale\"\nmatch = { start = \"74\", end = \"75\" }\naction = \"not_leader\"\n"
                 + "leader-store = 1\ntimes = 1\n");
         BrBackup.Result r = backUp();
@@ -29,8 +32,13 @@ class ClusterExtensionExampleTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Order(2)
     void rulesDoNotLeakIntoTheNextTest() {
-        assertThat(CLUSTER.stores()).allSatisfy(s -> assertThat(s.faults().rules().rules()).isEmpty());
+        assertThat(CLUSTER.stores()).allSatisfy(s -> {
+            assertThat(s.faults().rules().rules()).isEmpty();
+            assertThat(s.faults().failPoints().list()).isEmpty();
+            assertThat(s.requestCount()).isZero();
+        });
         assertThat(backUp().retried()).isZero();
     }
 }

@@ -74,4 +74,22 @@ class ClusterRestoreFaultsTest {
             assertThat(c.stores()).allSatisfy(s -> assertThat(s.importer().mode()).hasToString("Normal"));
         }
     }
+
+    @Test
+    void aFailingRangeEndsTheRestoreWhileAnotherIsStuck() throws Exception {
+        try (FakeCluster b = FakeCluster.builder().stores(3).start()) {
+            Region[] first = b.regions().split("r000000000500".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            Region[] second = b.regions().split("r000000001000".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            b.transferLeader(first[1].id(), 2);
+            b.transferLeader(second[1].id(), 3);
+            // the first range (in backupmeta order) goes to store 1, which never answers; the others fail fast
+            b.store(1).faults().failPoints().set("import_before_ingest", "pause");
+            b.store(2).faults().failPoints().set("import_before_ingest", "return(ingest broken on store 2)");
+            b.store(3).faults().failPoints().set("import_before_ingest", "return(ingest broken on store 3)");
+            CompletableFuture<BrRestore.Result> run = CompletableFuture.supplyAsync(() -> BrRestore.run(restore(b)));
+            assertThatThrownBy(() -> run.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(BrException.class)
+                    .hasMessageContaining("ErrKVIngestFailed").hasMessageContaining("ingest broken on store");
+            assertThat(b.stores()).allSatisfy(st -> assertThat(st.importer().mode()).hasToString("Normal"));
+        }
+    }
 }
