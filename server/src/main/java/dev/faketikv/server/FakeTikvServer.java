@@ -372,6 +372,8 @@ public final class FakeTikvServer implements AutoCloseable {
         backupWorker.stop();
         endpoint.close();
         background.stop();
+        // a gRPC handler can outlive the server (its client cancelled): the importer refuses it from here on
+        importer.close();
         if (ownsEngine) {
             engine.close();
         }

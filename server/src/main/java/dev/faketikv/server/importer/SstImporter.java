@@ -89,6 +89,7 @@ public final class SstImporter {
     /** One limiter for every download of this store, replaced by {@link #setSpeedLimit}; null = unlimited. */
     private final AtomicReference<Limiter> limiter = new AtomicReference<>();
     private final Object ingestLatch = new Object();
+    private boolean closed;
     private final AtomicLong tempSeq = new AtomicLong();
 
     public SstImporter(long storeId, Path dir, Engine engine, Endpoint.StorageFactory storages) throws IOException {
@@ -172,6 +173,13 @@ public final class SstImporter {
 
     public Staged staged(byte[] uuid) {
         return staged.get(HexFormat.of().formatHex(uuid));
+    }
+
+    /** No ingest runs after this returns (the store closes its engine next). */
+    public void close() {
+        synchronized (ingestLatch) {
+            closed = true;
+        }
     }
 
     /** Drops the staged copy of {@code uuid}, if any (a follower once the leader ingested it). */
@@ -413,6 +421,10 @@ public final class SstImporter {
      */
     public List<Staged> ingest(Collection<byte[]> uuids) throws ImportException {
         synchronized (ingestLatch) {
+            if (closed) {
+                // a handler woken after the store stopped (its client gone) must not touch a closed engine
+                throw new ImportException("store " + storeId + " is shutting down");
+            }
             List<Staged> files = new ArrayList<>();
             for (byte[] u : uuids) {
                 Staged s = staged(u);
