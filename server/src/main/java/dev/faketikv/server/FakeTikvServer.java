@@ -131,7 +131,7 @@ public final class FakeTikvServer implements AutoCloseable {
             java.util.function.Consumer<List<ImportSstpb.SSTMeta>> ingested = shared == null ? metas -> { } : shared.onIngested();
             srv = sb.addService(io.grpc.ServerInterceptors.intercept(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace),
                             interceptors))
-                    .addService(io.grpc.ServerInterceptors.intercept(new ImportSstService(storeId, regions, importer, faults.failPoints(), ingested), interceptors))
+                    .addService(io.grpc.ServerInterceptors.intercept(new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
                     .build().start();
             this.grpc = srv;
             backupWorker.start(endpoint);

@@ -18,7 +18,9 @@ import org.tikv.kvproto.Brpb.BackupResponse;
 /**
  * What the store was asked and what it answered, in order: every {@code BackupRequest} received (all
  * fields; storage credentials and cipher keys redacted) and every response sent (range, files, error),
- * then how the call ended — each with a timestamp, the store id and the request number. Keys are hex.
+ * then how the call ended — each with a timestamp, the store id and the request number; and every
+ * ImportSST call with its answer (kind {@code import}, request number 0). Keys are hex in backup entries,
+ * base64 in import entries (protobuf JSON).
  *
  * <p>Keeps the newest {@value #CAPACITY} entries. Thread-safe.
  */
@@ -53,7 +55,17 @@ public final class Journal {
     /** The request with secrets replaced by {@code <redacted>}. */
     public static BackupRequest redact(BackupRequest req) {
         BackupRequest.Builder b = req.toBuilder();
-        Brpb.StorageBackend.Builder sb = b.getStorageBackendBuilder();
+        if (b.hasStorageBackend()) {
+            redact(b.getStorageBackendBuilder());
+        }
+        if (b.hasCipherInfo() && !b.getCipherInfo().getCipherKey().isEmpty()) {
+            b.getCipherInfoBuilder().setCipherKey(ByteString.copyFromUtf8(REDACTED));
+        }
+        return b.build();
+    }
+
+    /** Replaces the credentials of a storage backend by {@code <redacted>}, in place. */
+    static void redact(Brpb.StorageBackend.Builder sb) {
         if (sb.hasS3()) {
             Brpb.S3.Builder s3 = sb.getS3Builder();
             if (!s3.getAccessKey().isEmpty()) {
@@ -78,10 +90,32 @@ public final class Journal {
                 }
             }
         }
-        if (b.hasCipherInfo() && !b.getCipherInfo().getCipherKey().isEmpty()) {
-            b.getCipherInfoBuilder().setCipherKey(ByteString.copyFromUtf8(REDACTED));
+    }
+
+    /**
+     * One {@code import_sstpb.ImportSST} call: the method, the request (storage credentials and cipher keys
+     * redacted), and the answer or the gRPC status it ended with.
+     */
+    public void importCall(String method, com.google.protobuf.Message request, com.google.protobuf.Message response, String status) {
+        com.google.protobuf.Message req = request;
+        if (request instanceof org.tikv.kvproto.ImportSstpb.DownloadRequest d) {
+            org.tikv.kvproto.ImportSstpb.DownloadRequest.Builder b = d.toBuilder();
+            if (b.hasStorageBackend()) {
+                redact(b.getStorageBackendBuilder());
+            }
+            if (b.hasCipherInfo() && !b.getCipherInfo().getCipherKey().isEmpty()) {
+                b.getCipherInfoBuilder().setCipherKey(ByteString.copyFromUtf8(REDACTED));
+            }
+            req = b.build();
         }
-        return b.build();
+        ObjectNode e = entry("import", 0);
+        e.put("method", method);
+        e.set("import_request", proto(req));
+        if (response != null) {
+            e.set("import_response", proto(response));
+        }
+        e.put("status", status);
+        add(e);
     }
 
     public void request(long request, BackupRequest req) {

@@ -52,34 +52,42 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
     private final SstImporter importer;
     private final Consumer<List<SSTMeta>> onIngested;
     private final FailPoints failPoints;
+    private final dev.faketikv.server.control.Journal journal;
 
     public ImportSstService(long storeId, RegionMap regions, SstImporter importer, FailPoints failPoints,
-                            Consumer<List<SSTMeta>> onIngested) {
+                            dev.faketikv.server.control.Journal journal, Consumer<List<SSTMeta>> onIngested) {
         this.failPoints = failPoints;
+        this.journal = journal;
         this.storeId = storeId;
         this.regions = regions;
         this.importer = importer;
         this.onIngested = onIngested;
     }
 
+    /** Answers {@code resp} and journals the call. */
+    private <T extends com.google.protobuf.Message> void answer(String method, com.google.protobuf.Message req, StreamObserver<T> out, T resp) {
+        journal.importCall(method, req, resp, "OK");
+        out.onNext(resp);
+        out.onCompleted();
+    }
+
     @Override
     public void switchMode(ImportSstpb.SwitchModeRequest request, StreamObserver<ImportSstpb.SwitchModeResponse> out) {
         if (request.getModeValue() != 0 && request.getModeValue() != 1) {
+            journal.importCall("SwitchMode", request, null, "INVALID_ARGUMENT");
             out.onError(Status.INVALID_ARGUMENT.withDescription("unknown import mode " + request.getModeValue()).asRuntimeException());
             return;
         }
         importer.switchMode(request.getMode());
         LOG.info("store {}: import mode {}", storeId, request.getMode());
-        out.onNext(ImportSstpb.SwitchModeResponse.getDefaultInstance());
-        out.onCompleted();
+        answer("SwitchMode", request, out, ImportSstpb.SwitchModeResponse.getDefaultInstance());
     }
 
     @Override
     public void setDownloadSpeedLimit(ImportSstpb.SetDownloadSpeedLimitRequest request,
                                       StreamObserver<ImportSstpb.SetDownloadSpeedLimitResponse> out) {
         importer.setSpeedLimit(request.getSpeedLimit());
-        out.onNext(ImportSstpb.SetDownloadSpeedLimitResponse.getDefaultInstance());
-        out.onCompleted();
+        answer("SetDownloadSpeedLimit", request, out, ImportSstpb.SetDownloadSpeedLimitResponse.getDefaultInstance());
     }
 
     @Override
@@ -108,25 +116,21 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
             LOG.warn("store {}: download {} failed", storeId, request.getName(), e);
             resp.setError(ImportSstpb.Error.newBuilder().setMessage(String.valueOf(e)));
         }
-        out.onNext(resp.build());
-        out.onCompleted();
+        answer("Download", request, out, resp.build());
     }
 
     @Override
     public void ingest(IngestRequest request, StreamObserver<IngestResponse> out) {
-        out.onNext(doIngest(request.getContext(), List.of(request.getSst())));
-        out.onCompleted();
+        answer("Ingest", request, out, doIngest(request.getContext(), List.of(request.getSst())));
     }
 
     @Override
     public void multiIngest(MultiIngestRequest request, StreamObserver<IngestResponse> out) {
         if (request.getSstsCount() == 0) {
-            out.onNext(IngestResponse.getDefaultInstance());
-            out.onCompleted();
+            answer("MultiIngest", request, out, IngestResponse.getDefaultInstance());
             return;
         }
-        out.onNext(doIngest(request.getContext(), request.getSstsList()));
-        out.onCompleted();
+        answer("MultiIngest", request, out, doIngest(request.getContext(), request.getSstsList()));
     }
 
     private IngestResponse doIngest(Kvrpcpb.Context ctx, List<SSTMeta> metas) {

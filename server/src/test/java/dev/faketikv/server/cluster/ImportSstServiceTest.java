@@ -212,6 +212,27 @@ class ImportSstServiceTest {
         }
     }
 
+    @Test
+    void everyImportCallIsJournaledWithoutItsSecrets() throws Exception {
+        try (FakeCluster c = FakeCluster.builder().stores(1).set("fake.s3-retry-base-delay", "1ms").start()) {
+            Region r = c.regions().all().get(0);
+            byte[] key = "0123456789abcdef0123456789abcdef".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            ImportSstpb.DownloadRequest d = download(meta(r, 0), file.getName()).toBuilder()
+                    .setStorageBackend(Brpb.StorageBackend.newBuilder().setS3(Brpb.S3.newBuilder().setBucket("b")
+                            .setEndpoint("http://127.0.0.1:1").setAccessKey("AKIAFAKE").setSecretAccessKey("very-secret-key")))
+                    .setCipherInfo(Brpb.CipherInfo.newBuilder().setCipherType(org.tikv.kvproto.Encryptionpb.EncryptionMethod.AES256_CTR)
+                            .setCipherKey(ByteString.copyFrom(key)))
+                    .build();
+            assertThat(importer(c, 1).download(d).hasError()).isTrue();
+            importer(c, 1).multiIngest(ImportSstpb.MultiIngestRequest.getDefaultInstance());
+            String journal = c.store(1).journal().toJson();
+            assertThat(journal).contains("\"method\" : \"Download\"").contains("\"method\" : \"MultiIngest\"")
+                    .contains("127.0.0.1:1").contains("<redacted>")
+                    .doesNotContain("very-secret-key").doesNotContain("AKIAFAKE")
+                    .doesNotContain(java.util.Base64.getEncoder().encodeToString(key));
+        }
+    }
+
     static List<Metapb.Peer> Endpoint_peers(Region r) {
         return dev.faketikv.server.backup.Endpoint.toPb(r).getPeersList();
     }
