@@ -62,6 +62,15 @@ class BrCliTest {
                     "--crypter.key", "0011");
             assertThat(badCipher.code()).isEqualTo(1);
             assertThat(badCipher.err()).contains("must be 16 bytes");
+            Path enc = tmp.resolve("enc");
+            String key = "000102030405060708090a0b0c0d0e0f";
+            Run encrypted = cli("br", "backup", "txn", "--pd", a.pdAddr(), "-s", "local://" + enc, "--crypter.method", "aes128-ctr",
+                    "--crypter.key", key);
+            assertThat(encrypted.code()).as(encrypted.err()).isZero();
+            assertThat(cli("inspect", enc.resolve("backupmeta").toString()).code()).isEqualTo(1);
+            Run decrypted = cli("inspect", enc.resolve("backupmeta").toString(), "--crypter.method", "aes128-ctr", "--crypter.key", key);
+            assertThat(decrypted.code()).as(decrypted.err()).isZero();
+            assertThat(decrypted.out()).contains("cluster_id: " + Long.toUnsignedString(a.clusterId()));
 
             Run restore = cli("br", "restore", "txn", "--pd", b.pdAddr(), "-s", s);
             assertThat(restore.code()).as(restore.err()).isZero();
