@@ -190,6 +190,11 @@ public final class FakeCluster implements AutoCloseable {
         return pd.service();
     }
 
+    /** Every call made to the PD facade (also {@code GET /fake/journal} on the PD port). */
+    public dev.faketikv.server.pd.PdJournal pdJournal() {
+        return pd.journal();
+    }
+
     public List<FakeTikvServer> stores() {
         return List.copyOf(stores);
     }

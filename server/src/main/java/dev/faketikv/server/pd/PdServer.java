@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
  * <p>HTTP paths: {@code GET /pd/api/v1/version} ({@code {"version":"v5.4.0"}}),
  * {@code GET /pd/api/v1/config/cluster-version} (a JSON string, quotes included, as PD answers),
  * {@code GET /pd/api/v1/stats/region?start_key=&end_key=} ({@code count} = regions overlapping the range,
- * keys URL-escaped in region-key form), {@code GET /pd/api/v1/health}; anything else 404.
+ * keys URL-escaped in region-key form), {@code GET /pd/api/v1/health}; and fake-tikv's own
+ * {@code GET /fake/journal} ({@link PdJournal}); anything else 404.
  *
  * <p>Thread-safe; {@link #close()} stops all three listeners and every spliced connection.
  */
@@ -47,6 +48,7 @@ public final class PdServer implements AutoCloseable {
     static final int PREFACE_TIMEOUT_MS = 10_000;
 
     private final PdService service;
+    private final PdJournal journal = new PdJournal();
     private final String version;
     private final Server grpc;
     private final HttpServer http;
@@ -69,7 +71,7 @@ public final class PdServer implements AutoCloseable {
             this.service = factory.create(this::clientUrl);
             InetSocketAddress loop = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
             g = NettyServerBuilder.forAddress(loop).permitKeepAliveTime(5, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
-                    .addService(service).build().start();
+                    .addService(io.grpc.ServerInterceptors.intercept(service, journal)).build().start();
             h = HttpServer.create(loop, 64);
             h.createContext("/", this::handle);
             h.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
@@ -109,6 +111,11 @@ public final class PdServer implements AutoCloseable {
 
     public PdService service() {
         return service;
+    }
+
+    /** Every call BR made to this PD. */
+    public PdJournal journal() {
+        return journal;
     }
 
     /** {@code host:port} clients dial, for gRPC and HTTP alike. */
@@ -228,6 +235,7 @@ public final class PdServer implements AutoCloseable {
             switch (path) {
                 case "/pd/api/v1/version" -> send(ex, 200, "{\"version\":\"v" + version + "\"}");
                 case "/pd/api/v1/config/cluster-version" -> send(ex, 200, "\"" + version + "\"");
+                case "/fake/journal" -> send(ex, 200, journal.toJson());
                 case "/pd/api/v1/health" -> send(ex, 200, "[{\"name\":\"fake-pd\",\"member_id\":1,\"client_urls\":[\""
                         + clientUrl() + "\"],\"health\":true}]");
                 case "/pd/api/v1/stats/region" -> {

@@ -60,6 +60,12 @@ class ClusterRoundTripTest {
             assertThat(meta.getRawRangesList()).singleElement().satisfies(rr -> assertThat(rr.getCf()).isEqualTo("default"));
             assertThat(BackupMetas.summary(meta.getFilesList()).totalKvs()).isEqualTo(6000);
             assertThat(a.pd().serviceSafePoints()).as("BR removes its service safe point at the end").isEmpty();
+            // what BR asked PD, in order: members, a timestamp, the safe point, stores, regions ... and the removal
+            List<String> asked = a.pdJournal().methods();
+            assertThat(asked.get(0)).isEqualTo("pdpb.PD/GetMembers");
+            assertThat(asked).contains("pdpb.PD/Tso", "pdpb.PD/UpdateServiceGCSafePoint", "pdpb.PD/GetAllStores", "pdpb.PD/ScanRegions");
+            assertThat(asked.get(asked.size() - 1)).isEqualTo("pdpb.PD/UpdateServiceGCSafePoint");
+            assertThat(a.pdJournal().toJson()).contains("\"service_id\"");
 
             BrRestore.Result rr = BrRestore.run(restore(b, true, dir, List.of()));
             assertThat(rr.kvs()).isEqualTo(6000);

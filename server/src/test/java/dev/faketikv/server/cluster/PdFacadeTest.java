@@ -242,6 +242,7 @@ class PdFacadeTest {
         assertThat(get(http, "/pd/api/v1/stats/region?start_key=" + start + "&end_key=" + end).body()).startsWith("{\"count\":3,");
         assertThat(get(http, "/pd/api/v1/stats/region").body()).startsWith("{\"count\":" + regions.size() + ",");
         assertThat(get(http, "/pd/api/v1/nope").statusCode()).isEqualTo(404);
+        assertThat(get(http, "/fake/journal").body()).contains("\"method\" : \"pdpb.PD/GetMembers\"");
         assertThat(http.send(HttpRequest.newBuilder(URI.create("http://" + cluster.pdAddr() + "/pd/api/v1/version"))
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
         // and gRPC on the same port keeps working in between
