@@ -6,10 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
-import java.io.IOException;
-import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.HexFormat;
 import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Brpb.BackupRequest;
@@ -27,29 +23,25 @@ import org.tikv.kvproto.Brpb.BackupResponse;
 public final class Journal {
     static final int CAPACITY = 100_000;
     private static final String REDACTED = "<redacted>";
-    private static final ObjectMapper OM = new ObjectMapper();
+    private static final ObjectMapper OM = JsonLog.OM;
 
     private final long storeId;
-    private final Deque<ObjectNode> entries = new ArrayDeque<>();
+    private final JsonLog log = new JsonLog(CAPACITY);
 
     public Journal(long storeId) {
         this.storeId = storeId;
     }
 
     private ObjectNode entry(String kind, long request) {
-        ObjectNode e = OM.createObjectNode();
-        e.put("time", Instant.now().toString());
+        ObjectNode e = JsonLog.entry();
         e.put("store_id", storeId);
         e.put("request", request);
         e.put("kind", kind);
         return e;
     }
 
-    private synchronized void add(ObjectNode e) {
-        if (entries.size() >= CAPACITY) {
-            entries.removeFirst();
-        }
-        entries.addLast(e);
+    private void add(ObjectNode e) {
+        log.add(e);
     }
 
     /** The request with secrets replaced by {@code <redacted>}. */
@@ -171,22 +163,16 @@ public final class Journal {
         add(e);
     }
 
-    public synchronized void clear() {
-        entries.clear();
+    public void clear() {
+        log.clear();
     }
 
-    public synchronized int size() {
-        return entries.size();
+    public int size() {
+        return log.size();
     }
 
-    public synchronized String toJson() {
-        ArrayNode a = OM.createArrayNode();
-        entries.forEach(a::add);
-        try {
-            return OM.writerWithDefaultPrettyPrinter().writeValueAsString(a) + "\n";
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+    public String toJson() {
+        return log.toJson();
     }
 
     private static String hex(ByteString b) {

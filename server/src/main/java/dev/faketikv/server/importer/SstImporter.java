@@ -129,37 +129,7 @@ public final class SstImporter {
      * applies to downloads already running, from their next read.
      */
     private InputStream throttled(InputStream in) {
-        return new java.io.FilterInputStream(in) {
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                int n = read(one, 0, 1);
-                return n < 0 ? -1 : one[0] & 0xFF;
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) throws IOException {
-                int n = super.read(b, off, Math.min(len, 64 << 10));
-                Limiter l = limiter.get();
-                if (n > 0 && l != null) {
-                    long until = System.nanoTime() + l.consume(n);
-                    // in slices: a client that leaves, or a new limit, ends the wait
-                    for (long left = until - System.nanoTime(); left > 0 && limiter.get() == l; left = until - System.nanoTime()) {
-                        if (io.grpc.Context.current().isCancelled()) {
-                            throw new java.io.InterruptedIOException("download cancelled while rate-limited");
-                        }
-                        try {
-                            long slice = Math.min(left, 100_000_000L);
-                            Thread.sleep(slice / 1_000_000, (int) (slice % 1_000_000));
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                            throw new java.io.InterruptedIOException("download interrupted");
-                        }
-                    }
-                }
-                return n;
-            }
-        };
+        return Limiter.throttled(in, limiter::get, () -> io.grpc.Context.current().isCancelled());
     }
 
     public long speedLimit() {

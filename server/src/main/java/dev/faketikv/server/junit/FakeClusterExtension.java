@@ -4,11 +4,6 @@ import dev.faketikv.server.FakeCluster;
 import dev.faketikv.server.FakeTikvServer;
 import java.io.IOException;
 import java.util.List;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.AfterEachCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A fake TiKV cluster (N stores and a PD facade, {@link FakeCluster}) for JUnit 5 tests of a BR-like
@@ -28,15 +23,12 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * }</pre>
  *
  * As a static field the cluster starts once per class; before every test each store's fault rules,
- * failpoints, journal and request numbers are reset (data, regions and leaders are not: what one test
+ * failpoints, journal and request numbers, and the PD journal, are reset (data, regions and leaders are not: what one test
  * restores or moves the next one sees). As an instance field each test gets a fresh cluster. It stops the
  * cluster and removes its temporary data folder afterwards.
  */
-public final class FakeClusterExtension implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
+public final class FakeClusterExtension extends ManagedExtension<FakeCluster> {
     private final FakeCluster.Builder builder;
-    private FakeCluster cluster;
-    private boolean perClass;
-    private String startedBy;
 
     private FakeClusterExtension(FakeCluster.Builder builder) {
         this.builder = builder;
@@ -47,56 +39,29 @@ public final class FakeClusterExtension implements BeforeAllCallback, AfterAllCa
     }
 
     @Override
-    public void beforeAll(ExtensionContext context) throws IOException {
-        perClass = true;
-        if (cluster == null) {
-            cluster = builder.start();
-            startedBy = context.getUniqueId();
-        }
+    FakeCluster start() throws IOException {
+        return builder.start();
     }
 
     @Override
-    public void afterAll(ExtensionContext context) {
-        if (context.getUniqueId().equals(startedBy)) {
-            stop();
-            startedBy = null;
+    void reset(FakeCluster cluster) {
+        for (FakeTikvServer s : cluster.stores()) {
+            s.resetRequestNumbers();
+            s.faults().rules().clear();
+            s.faults().failPoints().clear();
+            s.journal().clear();
         }
+        cluster.pdJournal().clear();
     }
 
     @Override
-    public void beforeEach(ExtensionContext context) throws IOException {
-        if (perClass) {
-            for (FakeTikvServer s : cluster.stores()) {
-                s.resetRequestNumbers();
-                s.faults().rules().clear();
-                s.faults().failPoints().clear();
-                s.journal().clear();
-            }
-        } else {
-            cluster = builder.start();
-        }
-    }
-
-    @Override
-    public void afterEach(ExtensionContext context) {
-        if (!perClass) {
-            stop();
-        }
-    }
-
-    private void stop() {
-        if (cluster != null) {
-            cluster.close();
-            cluster = null;
-        }
+    String what() {
+        return "fake cluster";
     }
 
     /** The running cluster, for everything else (regions, leaders, engine, each store). */
     public FakeCluster cluster() {
-        if (cluster == null) {
-            throw new IllegalStateException("the fake cluster runs only while a test runs");
-        }
-        return cluster;
+        return running();
     }
 
     /** {@code host:port} of the PD facade: what a BR client is given as {@code --pd}. */

@@ -2,11 +2,6 @@ package dev.faketikv.server.junit;
 
 import dev.faketikv.server.FakeTikv;
 import java.io.IOException;
-import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.AfterEachCallback;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
-import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A fake TiKV store for JUnit 5 tests, in the style of S3Proxy's {@code S3ProxyExtension}:
@@ -28,11 +23,8 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * reset before every test; as an instance field each test gets a fresh store. It stops the store and
  * removes its temporary data folder afterwards.
  */
-public final class FakeTikvExtension implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback, AfterEachCallback {
+public final class FakeTikvExtension extends ManagedExtension<FakeTikv> {
     private final FakeTikv.Builder builder;
-    private FakeTikv tikv;
-    private boolean perClass;
-    private String startedBy;
 
     private FakeTikvExtension(FakeTikv.Builder builder) {
         this.builder = builder;
@@ -43,51 +35,22 @@ public final class FakeTikvExtension implements BeforeAllCallback, AfterAllCallb
     }
 
     @Override
-    public void beforeAll(ExtensionContext context) throws IOException {
-        perClass = true;
-        if (tikv == null) {
-            // @Nested classes run beforeAll again: the outermost class owns the store
-            tikv = builder.start();
-            startedBy = context.getUniqueId();
-        }
+    FakeTikv start() throws IOException {
+        return builder.start();
     }
 
     @Override
-    public void afterAll(ExtensionContext context) {
-        if (context.getUniqueId().equals(startedBy)) {
-            stop();
-            startedBy = null;
-        }
+    void reset(FakeTikv tikv) {
+        tikv.reset();
     }
 
     @Override
-    public void beforeEach(ExtensionContext context) throws IOException {
-        if (perClass) {
-            tikv.reset();
-        } else {
-            tikv = builder.start();
-        }
-    }
-
-    @Override
-    public void afterEach(ExtensionContext context) {
-        if (!perClass) {
-            stop();
-        }
-    }
-
-    private void stop() {
-        if (tikv != null) {
-            tikv.close();
-            tikv = null;
-        }
+    String what() {
+        return "fake TiKV";
     }
 
     private FakeTikv tikv() {
-        if (tikv == null) {
-            throw new IllegalStateException("the fake TiKV runs only while a test runs");
-        }
-        return tikv;
+        return running();
     }
 
     /** {@code host:port} for a gRPC client. */

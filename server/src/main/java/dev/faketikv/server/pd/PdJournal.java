@@ -1,7 +1,6 @@
 package dev.faketikv.server.pd;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
@@ -12,10 +11,8 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import dev.faketikv.server.control.JsonLog;
 import java.io.IOException;
-import java.time.Instant;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -25,9 +22,9 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class PdJournal implements ServerInterceptor {
     static final int CAPACITY = 10_000;
-    private static final ObjectMapper OM = new ObjectMapper();
+    private static final ObjectMapper OM = JsonLog.OM;
 
-    private final Deque<ObjectNode> entries = new ArrayDeque<>();
+    private final JsonLog log = new JsonLog(CAPACITY);
     private final AtomicLong calls = new AtomicLong();
 
     @Override
@@ -61,26 +58,22 @@ public final class PdJournal implements ServerInterceptor {
     }
 
     private static ObjectNode entry(long call, String method, String kind) {
-        ObjectNode e = OM.createObjectNode();
-        e.put("time", Instant.now().toString());
+        ObjectNode e = JsonLog.entry();
         e.put("call", call);
         e.put("method", method);
         e.put("kind", kind);
         return e;
     }
 
-    private synchronized void add(ObjectNode e) {
-        if (entries.size() >= CAPACITY) {
-            entries.removeFirst();
-        }
-        entries.addLast(e);
+    private void add(ObjectNode e) {
+        log.add(e);
     }
 
     /** Methods called so far, in order, once per call (e.g. {@code pdpb.PD/Tso}). */
-    public synchronized java.util.List<String> methods() {
+    public java.util.List<String> methods() {
         java.util.List<String> out = new java.util.ArrayList<>();
         java.util.Set<Long> seen = new java.util.HashSet<>();
-        for (ObjectNode e : entries) {
+        for (ObjectNode e : log.entries()) {
             if (seen.add(e.get("call").asLong())) {
                 out.add(e.get("method").asText());
             }
@@ -88,17 +81,11 @@ public final class PdJournal implements ServerInterceptor {
         return out;
     }
 
-    public synchronized void clear() {
-        entries.clear();
+    public void clear() {
+        log.clear();
     }
 
-    public synchronized String toJson() {
-        ArrayNode a = OM.createArrayNode();
-        entries.forEach(a::add);
-        try {
-            return OM.writerWithDefaultPrettyPrinter().writeValueAsString(a) + "\n";
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+    public String toJson() {
+        return log.toJson();
     }
 }

@@ -75,6 +75,16 @@ public final class Limiter {
         if (unlimited()) {
             return in;
         }
+        return throttled(in, () -> this, cancelled);
+    }
+
+    /**
+     * {@code in}, throttled by whatever limiter {@code current} holds at each read (null = unlimited): a
+     * replaced limiter (a new limit) also ends a wait in progress. Waits run in slices of at most 100 ms
+     * and end with {@link InterruptedIOException} once {@code cancelled} turns true.
+     */
+    public static InputStream throttled(InputStream in, java.util.function.Supplier<Limiter> current,
+                                        java.util.function.BooleanSupplier cancelled) {
         return new FilterInputStream(in) {
             @Override
             public int read() throws IOException {
@@ -86,19 +96,19 @@ public final class Limiter {
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
                 int n = super.read(b, off, Math.min(len, MAX_READ));
-                if (n > 0) {
-                    long waitNs = consume(n);
-                    long until = System.nanoTime() + waitNs;
-                    for (long left = waitNs; left > 0; left = until - System.nanoTime()) {
+                Limiter l = current.get();
+                if (n > 0 && l != null) {
+                    long until = System.nanoTime() + l.consume(n);
+                    for (long left = until - System.nanoTime(); left > 0 && current.get() == l; left = until - System.nanoTime()) {
                         if (cancelled.getAsBoolean()) {
-                            throw new InterruptedIOException("rate-limited upload cancelled");
+                            throw new InterruptedIOException("rate-limited transfer cancelled");
                         }
                         try {
                             long slice = Math.min(left, CANCEL_CHECK_NS);
                             Thread.sleep(slice / 1_000_000, (int) (slice % 1_000_000));
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();
-                            throw new InterruptedIOException("rate-limited upload interrupted");
+                            throw new InterruptedIOException("rate-limited transfer interrupted");
                         }
                     }
                 }
