@@ -2,6 +2,7 @@ package dev.faketikv.server.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
 import dev.faketikv.client.br.PdClient;
@@ -247,6 +248,31 @@ class PdFacadeTest {
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
         // and gRPC on the same port keeps working in between
         assertThat(pd.getMembers(Pdpb.GetMembersRequest.getDefaultInstance()).getMembersCount()).isEqualTo(1);
+    }
+
+    @Test
+    void silentConnectionsAreCappedAndTheFacadeKeepsServing() throws Exception {
+        List<java.net.Socket> idle = new ArrayList<>();
+        try {
+            String[] hp = cluster.pdAddr().split(":");
+            for (int i = 0; i < 256; i++) {
+                idle.add(new java.net.Socket(hp[0], Integer.parseInt(hp[1])));
+            }
+            // with every slot held by a connection that says nothing, the next one is closed at once
+            await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
+                try (java.net.Socket extra = new java.net.Socket(hp[0], Integer.parseInt(hp[1]))) {
+                    extra.setSoTimeout(1000);
+                    assertThat(extra.getInputStream().read()).isEqualTo(-1);
+                }
+            });
+        } finally {
+            for (java.net.Socket s : idle) {
+                s.close();
+            }
+        }
+        // slots come back as the silent connections go
+        await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() ->
+                assertThat(pd.getMembers(Pdpb.GetMembersRequest.getDefaultInstance()).getMembersCount()).isEqualTo(1));
     }
 
     private static HttpResponse<String> get(HttpClient http, String path) throws Exception {
