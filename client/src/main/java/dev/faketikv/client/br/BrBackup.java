@@ -93,7 +93,10 @@ public final class BrBackup {
 
     private final Options o;
     private final Map<Long, BackupClient> clients = new ConcurrentHashMap<>();
+    /** Successes by start key (a later one for the same start replaces the earlier); guards {@link #covered}. */
     private final TreeMap<byte[], BackupResponse> done = new TreeMap<>(Arrays::compareUnsigned);
+    /** What the successes cover: BR's range tree. */
+    private final dev.faketikv.client.RangeTree covered = new dev.faketikv.client.RangeTree();
     private final AtomicReference<BrException> fatal = new AtomicReference<>();
     private final AtomicInteger retried = new AtomicInteger();
     private final AtomicLong apiVersion = new AtomicLong();
@@ -313,6 +316,7 @@ public final class BrBackup {
         if (!r.hasError()) {
             synchronized (done) {
                 done.put(r.getStartKey().toByteArray(), r);
+                covered.add(r.getStartKey().toByteArray(), r.getEndKey().toByteArray());
             }
             apiVersion.set(r.getApiVersionValue());
             bar.tick();
@@ -401,31 +405,9 @@ public final class BrBackup {
 
     /** The parts of the requested range no success covers yet. */
     List<byte[][]> holes() {
-        List<byte[][]> out = new ArrayList<>();
-        byte[] cursor = o.start();
-        byte[] end = o.end();
         synchronized (done) {
-            for (BackupResponse r : done.values()) {
-                byte[] s = r.getStartKey().toByteArray();
-                byte[] e = r.getEndKey().toByteArray();
-                if (end.length != 0 && Arrays.compareUnsigned(s, end) >= 0) {
-                    break;
-                }
-                if (Arrays.compareUnsigned(s, cursor) > 0) {
-                    out.add(new byte[][] {cursor, s});
-                }
-                if (e.length == 0) {
-                    return out;
-                }
-                if (Arrays.compareUnsigned(e, cursor) > 0) {
-                    cursor = e;
-                }
-            }
+            return covered.gaps(o.start(), o.end());
         }
-        if (end.length == 0 || Arrays.compareUnsigned(cursor, end) < 0) {
-            out.add(new byte[][] {cursor, end});
-        }
-        return out;
     }
 
     /** Records the first fatal error and cancels every stream of the backup at once, as BR cancels its context. */

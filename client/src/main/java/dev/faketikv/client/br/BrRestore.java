@@ -3,6 +3,7 @@ package dev.faketikv.client.br;
 import com.google.protobuf.ByteString;
 import dev.faketikv.client.BackupVerifier;
 import dev.faketikv.engine.codec.BytesCodec;
+import dev.faketikv.engine.codec.Keys;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.StatusRuntimeException;
@@ -53,7 +54,7 @@ public final class BrRestore {
     public record Rewrite(byte[] oldPrefix, byte[] newPrefix) {
         public Rewrite {
             for (byte[] p : List.of(oldPrefix, newPrefix)) {
-                if (prefixNext(p).length == 0) {
+                if (Keys.prefixNext(p).length == 0) {
                     throw new BrException("a rewrite prefix must be non-empty and not all 0xFF: " + BrBackup.hex(p));
                 }
             }
@@ -75,7 +76,7 @@ public final class BrRestore {
             rewrites = rewrites == null ? List.of() : List.copyOf(rewrites);
             for (Rewrite a : rewrites) {
                 for (Rewrite b : rewrites) {
-                    if (a != b && startsWith(a.oldPrefix(), b.oldPrefix())) {
+                    if (a != b && Keys.startsWith(a.oldPrefix(), b.oldPrefix())) {
                         throw new BrException("rewrite rules overlap: " + BrBackup.hex(a.oldPrefix()) + " and " + BrBackup.hex(b.oldPrefix()));
                     }
                 }
@@ -322,7 +323,7 @@ public final class BrRestore {
         rules.sort((x, y) -> Arrays.compareUnsigned(x.oldPrefix(), y.oldPrefix()));
         for (Rewrite r : rules) {
             byte[] lo = r.oldPrefix();
-            byte[] hi = prefixNext(lo);
+            byte[] hi = Keys.prefixNext(lo);
             if (e.length != 0 && Arrays.compareUnsigned(lo, e) >= 0) {
                 break;
             }
@@ -346,9 +347,6 @@ public final class BrRestore {
         return out;
     }
 
-    private static boolean startsWith(byte[] k, byte[] p) {
-        return k.length >= p.length && Arrays.equals(k, 0, p.length, p, 0, p.length);
-    }
 
     private static byte[] replacePrefix(byte[] k, Rewrite r) {
         byte[] out = k.clone();
@@ -356,17 +354,6 @@ public final class BrRestore {
         return out;
     }
 
-    /** The smallest key after every key starting with {@code p} (empty = +inf). */
-    private static byte[] prefixNext(byte[] p) {
-        byte[] out = p.clone();
-        for (int i = out.length - 1; i >= 0; i--) {
-            if (out[i] != (byte) 0xFF) {
-                out[i]++;
-                return Arrays.copyOf(out, i + 1);
-            }
-        }
-        return new byte[0];
-    }
 
     /** BR's {@code encodeKeyPrefix}: whole 8-byte groups memcomparable-encoded, the rest appended as is. */
     static byte[] encodeKeyPrefix(byte[] p) {
@@ -403,11 +390,11 @@ public final class BrRestore {
                 rr.setOldKeyPrefix(ByteString.copyFrom(o.raw() ? rule.oldPrefix() : encodeKeyPrefix(rule.oldPrefix())))
                         .setNewKeyPrefix(ByteString.copyFrom(newPrefix));
                 rs = regionKey(replacePrefix(seg.start(), rule));
-                if (seg.end().length != 0 && startsWith(seg.end(), rule.oldPrefix())) {
+                if (seg.end().length != 0 && Keys.startsWith(seg.end(), rule.oldPrefix())) {
                     re = regionKey(replacePrefix(seg.end(), rule));
                 } else if (o.raw()) {
                     // exclusive: the successor of the new prefix, which TiKV maps to the old prefix's successor
-                    re = prefixNext(newPrefix);
+                    re = Keys.prefixNext(newPrefix);
                 } else {
                     // BR's inclusive end for a whole prefix: the encoded new prefix followed by ten 0xFF
                     re = Arrays.copyOf(newPrefix, newPrefix.length + 10);

@@ -85,7 +85,6 @@ public final class SstImporter {
     private final Endpoint.StorageFactory storages;
     private final Map<String, Staged> staged = new ConcurrentHashMap<>();
     private final AtomicReference<SwitchMode> mode = new AtomicReference<>(SwitchMode.Normal);
-    private final AtomicLong speedLimit = new AtomicLong();
     /** One limiter for every download of this store, replaced by {@link #setSpeedLimit}; null = unlimited. */
     private final AtomicReference<Limiter> limiter = new AtomicReference<>();
     private final Object ingestLatch = new Object();
@@ -119,9 +118,7 @@ public final class SstImporter {
 
     /** Bytes per second for later downloads; 0 = unlimited (TiKV's {@code SetDownloadSpeedLimit}). */
     public void setSpeedLimit(long bytesPerSecond) {
-        long v = Math.max(0, bytesPerSecond);
-        speedLimit.set(v);
-        limiter.set(v == 0 ? null : new Limiter(v, System::nanoTime));
+        limiter.set(bytesPerSecond <= 0 ? null : new Limiter(bytesPerSecond, System::nanoTime));
     }
 
     /**
@@ -133,7 +130,8 @@ public final class SstImporter {
     }
 
     public long speedLimit() {
-        return speedLimit.get();
+        Limiter l = limiter.get();
+        return l == null ? 0 : (long) l.bytesPerSecond();
     }
 
     /** Staged files, by uuid hex. */
@@ -271,20 +269,20 @@ public final class SstImporter {
         byte[] s;
         if (start.length == 0) {
             s = newPrefix.length == 0 ? oldPrefix : new byte[0];
-        } else if (startsWith(start, newPrefix)) {
+        } else if (Keys.startsWith(start, newPrefix)) {
             s = replace(start, newPrefix, oldPrefix);
         } else {
             throw new ImportException("WrongKeyPrefix: SST start range " + Keys.hex(start) + " does not start with the new prefix "
                     + Keys.hex(newPrefix));
         }
         if (end.length == 0) {
-            return newPrefix.length == 0 ? new OldRange(s, prefixNext(oldPrefix), true) : new OldRange(s, new byte[0], true);
+            return newPrefix.length == 0 ? new OldRange(s, Keys.prefixNext(oldPrefix), true) : new OldRange(s, new byte[0], true);
         }
-        if (startsWith(end, newPrefix)) {
+        if (Keys.startsWith(end, newPrefix)) {
             return new OldRange(s, replace(end, newPrefix, oldPrefix), endExclusive);
         }
-        if (endExclusive && Arrays.equals(end, prefixNext(newPrefix))) {
-            return new OldRange(s, prefixNext(oldPrefix), true);
+        if (endExclusive && Arrays.equals(end, Keys.prefixNext(newPrefix))) {
+            return new OldRange(s, Keys.prefixNext(oldPrefix), true);
         }
         throw new ImportException("WrongKeyPrefix: SST end range " + Keys.hex(end) + " does not start with the new prefix "
                 + Keys.hex(newPrefix));
@@ -297,17 +295,6 @@ public final class SstImporter {
         return out;
     }
 
-    /** The smallest key after every key starting with {@code p}; empty (unbounded) when there is none. */
-    static byte[] prefixNext(byte[] p) {
-        byte[] out = p.clone();
-        for (int i = out.length - 1; i >= 0; i--) {
-            if (out[i] != (byte) 0xFF) {
-                out[i]++;
-                return Arrays.copyOf(out, i + 1);
-            }
-        }
-        return new byte[0];
-    }
 
     private Downloaded rewrite(Path temp, Path out, Cf cf, SSTMeta meta, RewriteRule rule, boolean rawKv) throws ImportException {
         byte[] oldPrefix = rule.getOldKeyPrefix().toByteArray();
@@ -333,7 +320,7 @@ public final class SstImporter {
                 if (range.after(origin)) {
                     break;
                 }
-                if (!startsWith(origin, oldPrefix)) {
+                if (!Keys.startsWith(origin, oldPrefix)) {
                     throw new ImportException("WrongKeyPrefix: Key in SST " + Keys.hex(origin) + " does not start with the old prefix "
                             + Keys.hex(oldPrefix));
                 }
@@ -381,9 +368,6 @@ public final class SstImporter {
         }
     }
 
-    private static boolean startsWith(byte[] key, byte[] prefix) {
-        return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
-    }
 
     /**
      * Ingests the staged files of {@code uuids} (all must be staged, else nothing is ingested), default CF

@@ -39,6 +39,11 @@ public final class Limiter {
         return new Limiter(rateLimit > 0 ? rateLimit : Double.POSITIVE_INFINITY, System::nanoTime);
     }
 
+    /** The rate, bytes per second (infinite when unlimited). */
+    public double bytesPerSecond() {
+        return limit;
+    }
+
     public boolean unlimited() {
         return Double.isInfinite(limit);
     }

@@ -91,6 +91,26 @@ public final class Keys {
     }
 
     /** Unsigned lexicographic comparison (RocksDB's bytewise comparator). */
+    /** Whether {@code key} begins with {@code prefix}. */
+    public static boolean startsWith(byte[] key, byte[] prefix) {
+        return key.length >= prefix.length && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
+    }
+
+    /**
+     * The smallest key after every key that starts with {@code prefix} (TiKV's {@code keys::next_key}:
+     * trailing 0xFF dropped, the last byte incremented); empty — unbounded — when there is none.
+     */
+    public static byte[] prefixNext(byte[] prefix) {
+        for (int i = prefix.length - 1; i >= 0; i--) {
+            if (prefix[i] != (byte) 0xFF) {
+                byte[] out = Arrays.copyOf(prefix, i + 1);
+                out[i]++;
+                return out;
+            }
+        }
+        return new byte[0];
+    }
+
     public static int compare(byte[] a, byte[] b) {
         return Arrays.compareUnsigned(a, b);
     }

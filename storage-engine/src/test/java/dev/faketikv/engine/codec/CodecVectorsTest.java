@@ -132,4 +132,16 @@ class CodecVectorsTest {
             assertThat(new Crc64().update(data, 0, len / 3).update(data, len / 3, len - len / 3).getValue()).isEqualTo(~ref);
         }
     }
+
+    @Test
+    void prefixNextIsTikvsNextKey() {
+        // the cases TiKV's keys::rewrite tests rely on
+        assertThat(Keys.prefixNext("t123".getBytes(StandardCharsets.ISO_8859_1))).isEqualTo("t124".getBytes(StandardCharsets.ISO_8859_1));
+        assertThat(Keys.prefixNext(new byte[] {'t', '1', '3', '5', (byte) 0xFF, (byte) 0xFF})).isEqualTo("t136".getBytes(StandardCharsets.ISO_8859_1));
+        assertThat(Keys.prefixNext(new byte[] {(byte) 0xFF, (byte) 0xFE})).isEqualTo(new byte[] {(byte) 0xFF, (byte) 0xFF});
+        assertThat(Keys.prefixNext(new byte[] {(byte) 0xFF, (byte) 0xFF})).isEmpty();
+        assertThat(Keys.prefixNext(new byte[0])).isEmpty();
+        assertThat(Keys.startsWith("t1234".getBytes(StandardCharsets.ISO_8859_1), "t12".getBytes(StandardCharsets.ISO_8859_1))).isTrue();
+        assertThat(Keys.startsWith("t1".getBytes(StandardCharsets.ISO_8859_1), "t12".getBytes(StandardCharsets.ISO_8859_1))).isFalse();
+    }
 }
