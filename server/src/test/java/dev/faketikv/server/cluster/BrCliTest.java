@@ -103,6 +103,25 @@ class BrCliTest {
     }
 
     @Test
+    void rawBackupOfAKeyRangeWithARateLimit() throws Exception {
+        try (FakeCluster a = FakeCluster.builder().stores(2).seed("raw:keys=1000,regions=4,seed=2").start()) {
+            Run r = cli("br", "backup", "raw", "--pd", a.pdAddr(), "-s", "local://" + tmp.resolve("part"), "--format", "raw",
+                    "--start", "r000000000100", "--end", "r000000000300", "--cf", "default", "--ratelimit", "1", "--concurrency", "8");
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.err()).contains("--ratelimit forces sequential (--concurrency 1)");
+            assertThat(r.out()).contains("kvs=200");
+            // what the stores were asked: the range, 1 MiB/s, concurrency forced to 1
+            String journal = a.store(1).journal().toJson() + a.store(2).journal().toJson();
+            assertThat(journal).contains("\"rate_limit\" : \"1048576\"").contains("\"concurrency\" : 1")
+                    .contains("\"start_key\" : \"72303030303030303030313030\"");
+            Run hex = cli("br", "backup", "raw", "--pd", a.pdAddr(), "-s", "local://" + tmp.resolve("hex"),
+                    "--start", "72303030303030303030303030", "--end", "72303030303030303030313030");
+            assertThat(hex.code()).as(hex.err()).isZero();
+            assertThat(hex.out()).contains("kvs=100");
+        }
+    }
+
+    @Test
     void serveStoresThreeRunsAClusterWithAPd() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
