@@ -3,7 +3,7 @@ package dev.faketikv.bench;
 import dev.faketikv.client.br.BrBackup;
 import dev.faketikv.client.br.BrRestore;
 import dev.faketikv.client.br.BrStorage;
-import dev.faketikv.server.FakeCluster;
+import dev.faketikv.pd.FakeCluster;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

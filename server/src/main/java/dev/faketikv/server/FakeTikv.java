@@ -26,7 +26,7 @@ import java.util.Map;
  *
  * Real gRPC on a loopback port chosen by the OS, a status server likewise, a temporary data folder
  * removed on {@link #close()} (unless {@link Builder#dataDir} named one). The JUnit 5 extension
- * ({@link dev.faketikv.server.junit.FakeTikvExtension}) and {@code bin/fake-tikv} build on the same
+ * ({@code FakeTikvExtension} in the {@code testing} module) and {@code bin/fake-tikv} build on the same
  * {@link FakeTikvServer}.
  */
 public final class FakeTikv implements AutoCloseable {
@@ -110,7 +110,7 @@ public final class FakeTikv implements AutoCloseable {
     }
 
     /** Removes a temporary data folder and everything in it (null: nothing). */
-    static void deleteTree(Path dir) {
+    public static void deleteTree(Path dir) {
         if (dir == null) {
             return;
         }

@@ -1,5 +1,7 @@
 package dev.faketikv.server;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.faketikv.engine.Engine;
 import dev.faketikv.engine.gen.DataGenerator;
 import dev.faketikv.engine.gen.SeedSpec;
@@ -8,40 +10,55 @@ import dev.faketikv.server.backup.Endpoint;
 import dev.faketikv.server.backup.Service;
 import dev.faketikv.server.backup.Task;
 import dev.faketikv.server.config.BackupConfig;
+import dev.faketikv.server.config.ConfigException;
 import dev.faketikv.server.config.TikvConfig;
 import dev.faketikv.server.control.FailPoints;
 import dev.faketikv.server.control.FaultRules;
 import dev.faketikv.server.control.Faults;
 import dev.faketikv.server.control.Journal;
+import dev.faketikv.server.control.Trace;
 import dev.faketikv.server.importer.ImportSstService;
 import dev.faketikv.server.importer.SstImporter;
-import org.tikv.kvproto.ImportSstpb;
 import dev.faketikv.server.metrics.BackupMetrics;
+import dev.faketikv.server.metrics.GrpcMetricsInterceptor;
+import dev.faketikv.server.pd.PdClient;
 import dev.faketikv.server.status.StatusServer;
 import dev.faketikv.server.storage.ExternalStorages;
 import dev.faketikv.server.storage.S3Faults;
-import java.time.Duration;
 import dev.faketikv.server.worker.LazyWorker;
 import dev.faketikv.server.worker.Worker;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.tikv.kvproto.ImportSstpb;
+import org.tikv.kvproto.Metapb;
 
 /**
  * One fake TiKV store: the engine and region map on {@code storage.data-dir}, the {@code background}
  * worker with the {@code backup-endpoint} lazy worker on it, the backup {@link Endpoint}, the gRPC server
  * with the {@code backup.Backup} {@link Service} and the {@code import_sstpb.ImportSST}
- * {@link ImportSstService}, and the status server. In a {@link FakeCluster} the stores share one engine
- * and region map (standing in for raft replication) and each keeps its own workers, importer and ports. Wiring mirrors TiKV's
+ * {@link ImportSstService}, and the status server. In a fake cluster (the {@code pd} module's {@code FakeCluster}) the
+ * stores share one engine and region map ({@link Shared}, standing in for raft replication), each keeps its
+ * own workers, importer and ports, and each registers with PD through {@link PdClient} once it serves. Wiring mirrors TiKV's
  * {@code TiKVServer::register_services} ({@code components/server/src/server.rs}).
  *
  * <p>gRPC keepalive: client pings are permitted every 5 s, also without calls, since BR pings every 10 s.
@@ -52,12 +69,13 @@ import org.slf4j.LoggerFactory;
 public final class FakeTikvServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FakeTikvServer.class);
 
+    /** Read by every request; replaced whole by an online change ({@link #updateConfig}), hence volatile. */
     private volatile TikvConfig config;
     private final AtomicReference<BackupConfig> backupConfig;
     private final Faults faults;
     private final Journal journal;
-    private final dev.faketikv.server.control.Trace trace;
-    private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
+    private final Trace trace;
+    private final AtomicLong requests = new AtomicLong();
     private final Engine engine;
     private final RegionMap regions;
     private final BackupMetrics metrics;
@@ -67,18 +85,15 @@ public final class FakeTikvServer implements AutoCloseable {
     private final Server grpc;
     private final StatusServer status;
     private final List<DataGenerator.Result> seeds = new ArrayList<>();
-    private final boolean ownsEngine;
     private final SstImporter importer;
+    /** What {@link #close()} stops, last started first; the same stack unwinds a failed start. */
+    private final Deque<AutoCloseable> closers = new ArrayDeque<>();
     private boolean closed;
 
-    /** The engine and region map a store of a {@link FakeCluster} shares with the others. */
-    record Shared(Engine engine, RegionMap regions, java.util.function.Consumer<List<ImportSstpb.SSTMeta>> onIngested) {}
-
-    private FakeTikvServer(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages, Shared shared) throws IOException {
-        this.config = config.adjusted();
+    private FakeTikvServer(Builder b) throws IOException {
+        this.config = b.config.adjusted();
         if (!this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
-            throw new dev.faketikv.server.config.ConfigException(
-                    "security.cert-allowed-cn needs TLS: set security.ca-path, cert-path and key-path");
+            throw new ConfigException("security.cert-allowed-cn needs TLS: set security.ca-path, cert-path and key-path");
         }
         this.backupConfig = new AtomicReference<>(this.config.backup());
         long storeId = this.config.get(TikvConfig.STORE_ID);
@@ -87,87 +102,173 @@ public final class FakeTikvServer implements AutoCloseable {
         String rulesFile = this.config.get(TikvConfig.FAULTS_FILE);
         if (!rulesFile.isEmpty()) {
             try {
-                faults.rules().replace(java.nio.file.Files.readString(Path.of(rulesFile)));
-            } catch (java.io.IOException e) {
+                faults.rules().replace(Files.readString(Path.of(rulesFile)));
+            } catch (IOException e) {
                 throw new IllegalArgumentException("cannot read fault rules " + rulesFile + ": " + e.getMessage());
             }
         }
         this.journal = new Journal(storeId);
-        this.trace = new dev.faketikv.server.control.Trace(this.config.get(TikvConfig.TRACE));
-        this.ownsEngine = shared == null;
-        this.engine = shared == null ? Engine.open(dataDir.resolve("db")) : shared.engine();
-        Path storeDir = shared == null ? dataDir : dataDir.resolve("store-" + storeId);
+        this.trace = new Trace(this.config.get(TikvConfig.TRACE));
+        Path storeDir = b.shared == null ? dataDir : dataDir.resolve("store-" + storeId);
+        Endpoint.StorageFactory storages = b.storages != null ? b.storages : defaultStorages();
         boolean ok = false;
-        Worker bg = null;
-        Endpoint ep = null;
-        Server srv = null;
         try {
-            this.regions = shared == null ? RegionMap.load(engine) : shared.regions();
+            if (b.shared == null) {
+                this.engine = Engine.open(dataDir.resolve("db"));
+                closers.push(engine::close);
+                this.regions = RegionMap.load(engine);
+            } else {
+                this.engine = b.shared.engine();
+                this.regions = b.shared.regions();
+            }
             regions.bootstrapIfEmpty(storeId);
-            for (String s : shared == null ? this.config.get(TikvConfig.SEED) : List.<String>of()) {
+            for (String s : b.shared == null ? this.config.get(TikvConfig.SEED) : List.<String>of()) {
                 DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
                 seeds.add(r);
                 LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
             }
             this.metrics = new BackupMetrics();
-            bg = new Worker.Builder("background").threadCount(this.config.get(TikvConfig.BACKGROUND_THREAD_COUNT)).create();
-            this.background = bg;
-            this.backupWorker = bg.lazyBuild("backup-endpoint");
-            ep = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
+            this.background = new Worker.Builder("background").threadCount(this.config.get(TikvConfig.BACKGROUND_THREAD_COUNT)).create();
+            closers.push(background::stop);
+            this.backupWorker = background.lazyBuild("backup-endpoint");
+            this.endpoint = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
                     this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
                     this.config.get(TikvConfig.SCRATCH_DIR).isEmpty() ? storeDir.resolve("backup-scratch")
-                            : Path.of(this.config.get(TikvConfig.SCRATCH_DIR)), metrics, storages != null ? storages : defaultStorages(), faults,
+                            : Path.of(this.config.get(TikvConfig.SCRATCH_DIR)), metrics, storages, faults,
                     this.config.get(TikvConfig.SCAN_RATE_PER_THREAD));
-            this.endpoint = ep;
-            ep.trace(trace);
-            ServerBuilder<?> sb = serverBuilder != null ? serverBuilder : defaultServerBuilder(this.config);
-            java.util.List<io.grpc.ServerInterceptor> interceptors = new java.util.ArrayList<>();
-            interceptors.add(new dev.faketikv.server.metrics.GrpcMetricsInterceptor(metrics.registry()));
+            closers.push(endpoint::close);
+            endpoint.trace(trace);
+            // a gRPC handler can outlive the server (its client cancelled): the importer refuses it once closed
+            this.importer = new SstImporter(storeId, storeDir.resolve("import"), engine, storages);
+            closers.push(importer::close);
+            backupWorker.start(endpoint);
+            closers.push(backupWorker::stop);
+            List<ServerInterceptor> interceptors = new ArrayList<>();
+            interceptors.add(new GrpcMetricsInterceptor(metrics.registry()));
             if (this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
                 interceptors.add(Security.commonNameCheck(this.config.get(TikvConfig.CERT_ALLOWED_CN)));
             }
-            Endpoint.StorageFactory importStorages = storages != null ? storages : defaultStorages();
-            this.importer = new SstImporter(storeId, storeDir.resolve("import"), engine, importStorages);
-            java.util.function.Consumer<List<ImportSstpb.SSTMeta>> ingested = shared == null ? metas -> { } : shared.onIngested();
-            srv = sb.addService(io.grpc.ServerInterceptors.intercept(new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace),
-                            interceptors))
-                    .addService(io.grpc.ServerInterceptors.intercept(new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
+            ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder : defaultServerBuilder(this.config);
+            Consumer<List<ImportSstpb.SSTMeta>> ingested = b.shared == null ? metas -> { } : b.shared.onIngested();
+            this.grpc = sb.addService(ServerInterceptors.intercept(
+                            new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace), interceptors))
+                    .addService(ServerInterceptors.intercept(
+                            new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
                     .build().start();
-            this.grpc = srv;
-            backupWorker.start(endpoint);
-            this.status = new StatusServer(parse(this.config.get(TikvConfig.STATUS_ADDR)), this);
+            closers.push(this::stopGrpc);
+            this.status = new StatusServer(Addresses.parse(this.config.get(TikvConfig.STATUS_ADDR)), this);
+            closers.push(status::close);
+            b.pd.putStore(storePb());
             ok = true;
         } finally {
             if (!ok) {
-                if (srv != null) {
-                    srv.shutdownNow();
-                }
-                if (ep != null) {
-                    ep.close();
-                }
-                if (bg != null) {
-                    bg.stop();
-                }
-                if (ownsEngine) {
-                    engine.close();
-                }
+                unwind();
             }
         }
     }
 
     /** Starts a store with {@code config}. */
     public static FakeTikvServer start(TikvConfig config) throws IOException {
-        return new FakeTikvServer(config, null, null, null);
-    }
-
-    /** Starts one store of a cluster over a shared engine and region map (no seeding: the cluster seeds). */
-    static FakeTikvServer startShared(TikvConfig config, Shared shared) throws IOException {
-        return new FakeTikvServer(config, null, null, shared);
+        return builder(config).start();
     }
 
     /** Starts a store with an injected gRPC server builder and storage factory (either may be null). */
     public static FakeTikvServer start(TikvConfig config, ServerBuilder<?> serverBuilder, Endpoint.StorageFactory storages) throws IOException {
-        return new FakeTikvServer(config, serverBuilder, storages, null);
+        return builder(config).serverBuilder(serverBuilder).storages(storages).start();
+    }
+
+    /** A store to be assembled from {@code config} and the optional parts the builder names. */
+    public static Builder builder(TikvConfig config) {
+        return new Builder(config);
+    }
+
+    /**
+     * The engine and region map a store of a cluster shares with the others (they stand in for raft
+     * replication), and what the cluster does when a leader has ingested SSTs (drops the followers' copies).
+     * A store given these seeds nothing and does not close the engine.
+     */
+    public record Shared(Engine engine, RegionMap regions, Consumer<List<ImportSstpb.SSTMeta>> onIngested) {
+    }
+
+    /**
+     * Everything a store is assembled from besides its config, each part optional with the default named
+     * (grpc-java's {@code ServerBuilder} style): nothing is bound until {@link #start()}.
+     */
+    public static final class Builder {
+        private final TikvConfig config;
+        private ServerBuilder<?> serverBuilder;
+        private Endpoint.StorageFactory storages;
+        private Shared shared;
+        private PdClient pd = PdClient.NONE;
+
+        private Builder(TikvConfig config) {
+            this.config = Objects.requireNonNull(config, "config");
+        }
+
+        /** The gRPC server builder (default: Netty on {@code server.addr}, TLS from {@code [security]}). */
+        public Builder serverBuilder(ServerBuilder<?> serverBuilder) {
+            this.serverBuilder = serverBuilder;
+            return this;
+        }
+
+        /** External storage for backups and downloads (default: every backend fake-tikv serves). */
+        public Builder storages(Endpoint.StorageFactory storages) {
+            this.storages = storages;
+            return this;
+        }
+
+        /** A cluster's shared engine and region map (default: this store opens its own in {@code storage.data-dir}). */
+        public Builder shared(Shared shared) {
+            this.shared = shared;
+            return this;
+        }
+
+        /** The PD this store registers with once it serves (default: {@link PdClient#NONE}). */
+        public Builder pd(PdClient pd) {
+            this.pd = Objects.requireNonNull(pd, "pd");
+            return this;
+        }
+
+        /** Binds and starts everything; on a failure what had started is stopped again. */
+        public FakeTikvServer start() throws IOException {
+            return new FakeTikvServer(this);
+        }
+    }
+
+    /** {@code metapb.Store} as this store registers itself with PD. */
+    private Metapb.Store storePb() {
+        return Metapb.Store.newBuilder()
+                .setId(storeId())
+                .setAddress(addr())
+                .setStatusAddress(statusAddr())
+                .setVersion(config.get(TikvConfig.STORE_VERSION).replaceFirst("^v", ""))
+                .setStartTimestamp(System.currentTimeMillis() / 1000)
+                .setState(Metapb.StoreState.Up)
+                .build();
+    }
+
+    private void stopGrpc() {
+        grpc.shutdown();
+        try {
+            if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+                grpc.shutdownNow();
+                grpc.awaitTermination(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            grpc.shutdownNow();
+        }
+    }
+
+    /** Stops what has started, last first; one part failing to stop does not keep the others running. */
+    private void unwind() {
+        while (!closers.isEmpty()) {
+            try {
+                closers.pop().close();
+            } catch (Exception e) {
+                LOG.warn("stopping a part of store failed: {}", e.toString());
+            }
+        }
     }
 
     /** The default storage factory: every backend fake-tikv serves, with the configured S3 options. */
@@ -182,7 +283,7 @@ public final class FakeTikvServer implements AutoCloseable {
     }
 
     static NettyServerBuilder defaultServerBuilder(TikvConfig config) {
-        InetSocketAddress addr = parse(config.get(TikvConfig.SERVER_ADDR));
+        InetSocketAddress addr = Addresses.parse(config.get(TikvConfig.SERVER_ADDR));
         NettyServerBuilder b = config.tls() ? NettyServerBuilder.forAddress(addr, Security.grpcCredentials(config))
                 : NettyServerBuilder.forAddress(addr);
         return b
@@ -191,43 +292,14 @@ public final class FakeTikvServer implements AutoCloseable {
                 .maxInboundMessageSize(64 << 20);
     }
 
-    static InetSocketAddress parse(String hostPort) {
-        int colon = hostPort.lastIndexOf(':');
-        String host = hostPort.substring(0, colon);
-        if (host.startsWith("[") && host.endsWith("]")) {
-            host = host.substring(1, host.length() - 1);
-        }
-        return new InetSocketAddress(host, Integer.parseInt(hostPort.substring(colon + 1)));
-    }
-
     /** {@code host:port} the gRPC server is bound to (the real port when 0 was asked for). */
     public String addr() {
-        return hostPort(advertisedHost(config), ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort());
-    }
-
-    /** The host clients are told: {@code server.advertise-addr}'s, else {@code server.addr}'s. */
-    static String advertisedHost(TikvConfig config) {
-        String adv = config.get(TikvConfig.ADVERTISE_ADDR);
-        return parse(adv.isEmpty() ? config.get(TikvConfig.SERVER_ADDR) : adv).getHostString();
-    }
-
-    /** Whether {@code host} is a wildcard (0.0.0.0 or ::) that no client can dial. */
-    static boolean wildcard(String host) {
-        try {
-            return java.net.InetAddress.getByName(host).isAnyLocalAddress();
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
-    }
-
-    /** {@code host:port}, with an IPv6 literal in brackets. */
-    public static String hostPort(String host, int port) {
-        return (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+        return Addresses.hostPort(Addresses.advertisedHost(config), ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort());
     }
 
     public String statusAddr() {
         InetSocketAddress a = status.address();
-        return hostPort(wildcard(a.getHostString()) ? advertisedHost(config) : a.getHostString(), a.getPort());
+        return Addresses.hostPort(Addresses.wildcard(a.getHostString()) ? Addresses.advertisedHost(config) : a.getHostString(), a.getPort());
     }
 
     public long clusterId() {
@@ -248,21 +320,21 @@ public final class FakeTikvServer implements AutoCloseable {
      * ({@code num-threads} resizes the {@code bkwkr} pool then); {@code io-thread-size} only at restart,
      * as in TiKV.
      */
-    public synchronized void updateConfig(java.util.Map<String, Object> changes) {
+    public synchronized void updateConfig(Map<String, Object> changes) {
         if (changes.isEmpty()) {
-            throw new dev.faketikv.server.config.ConfigException("no configuration change given");
+            throw new ConfigException("no configuration change given");
         }
         TikvConfig next = config;
-        for (java.util.Map.Entry<String, Object> e : changes.entrySet()) {
+        for (Map.Entry<String, Object> e : changes.entrySet()) {
             if (TikvConfig.key(e.getKey()) == null) {
-                throw new dev.faketikv.server.config.ConfigException(e.getKey() + ": unknown configuration key");
+                throw new ConfigException(e.getKey() + ": unknown configuration key");
             }
             if (e.getKey().equals(TikvConfig.LOCAL_ROOT.name())) {
-                throw new dev.faketikv.server.config.ConfigException(e.getKey()
+                throw new ConfigException(e.getKey()
                         + " can not be changed online (it confines writes; set it at start)");
             }
             if (!e.getKey().startsWith("backup.")) {
-                throw new dev.faketikv.server.config.ConfigException(e.getKey() + " can not be changed online (only backup.* can)");
+                throw new ConfigException(e.getKey() + " can not be changed online (only backup.* can)");
             }
             next = next.with(e.getKey(), e.getValue());
         }
@@ -298,16 +370,16 @@ public final class FakeTikvServer implements AutoCloseable {
     }
 
     /** The config as {@code GET /config} shows it: every key, with the addresses actually bound. */
-    public java.util.Map<String, Object> effectiveConfig() {
-        java.util.Map<String, Object> m = config.toMap();
+    public Map<String, Object> effectiveConfig() {
+        Map<String, Object> m = config.toMap();
         m.put(TikvConfig.SERVER_ADDR.name(), addr());
         m.put(TikvConfig.STATUS_ADDR.name(), statusAddr());
         return m;
     }
 
     /** What {@code GET /status} answers. */
-    public com.fasterxml.jackson.databind.node.ObjectNode statusNode() {
-        var o = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+    public ObjectNode statusNode() {
+        var o = new ObjectMapper().createObjectNode();
         o.put("store_id", storeId());
         o.put("cluster_id", Long.toUnsignedString(clusterId()));
         o.put("addr", addr());
@@ -336,7 +408,7 @@ public final class FakeTikvServer implements AutoCloseable {
         return journal;
     }
 
-    public dev.faketikv.server.control.Trace trace() {
+    public Trace trace() {
         return trace;
     }
 
@@ -358,25 +430,7 @@ public final class FakeTikvServer implements AutoCloseable {
         // lift every pause and hang first, so no worker waits on the control plane while we stop
         faults.failPoints().clear();
         faults.rules().clear();
-        grpc.shutdown();
-        try {
-            if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
-                grpc.shutdownNow();
-                grpc.awaitTermination(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            grpc.shutdownNow();
-        }
-        status.close();
-        backupWorker.stop();
-        endpoint.close();
-        background.stop();
-        // a gRPC handler can outlive the server (its client cancelled): the importer refuses it from here on
-        importer.close();
-        if (ownsEngine) {
-            engine.close();
-        }
+        unwind();
     }
 
     /** This store's SST importer (restore side). */

@@ -1,6 +1,5 @@
 package dev.faketikv.server.backup;
 
-import com.google.protobuf.ByteString;
 import dev.faketikv.engine.Engine;
 import dev.faketikv.engine.EngineSnapshot;
 import dev.faketikv.engine.region.Peer;
@@ -28,7 +27,6 @@ import org.slf4j.LoggerFactory;
 import org.tikv.kvproto.Brpb.BackupResponse;
 import org.tikv.kvproto.Brpb.StorageBackend;
 import org.tikv.kvproto.Errorpb;
-import org.tikv.kvproto.Metapb;
 
 /**
  * The backup endpoint: TiKV's {@code Endpoint} ({@code components/backup/src/endpoint.rs}), the
@@ -267,23 +265,6 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
 
     private static RegionErrorException regionError(Errorpb.Error.Builder b, String label) {
         return new RegionErrorException(b.build(), label);
-    }
-
-    private static Metapb.Peer peer(Peer p) {
-        return Metapb.Peer.newBuilder().setId(p.id()).setStoreId(p.storeId()).build();
-    }
-
-    /** {@code metapb.Region} of a region (keys in the engine's encoded form, as TiKV reports them). */
-    public static Metapb.Region toPb(Region r) {
-        Metapb.Region.Builder b = Metapb.Region.newBuilder()
-                .setId(r.id())
-                .setStartKey(ByteString.copyFrom(r.startKey()))
-                .setEndKey(ByteString.copyFrom(r.endKey()))
-                .setRegionEpoch(Metapb.RegionEpoch.newBuilder().setConfVer(r.confVer()).setVersion(r.version()));
-        for (Peer p : r.peers()) {
-            b.addPeers(peer(p));
-        }
-        return b.build();
     }
 
     void countError(String label) {

@@ -1,5 +1,6 @@
 package dev.faketikv.server.backup;
 
+import dev.faketikv.server.raftstore.Regions;
 import org.tikv.kvproto.Errorpb;
 
 /**
@@ -46,8 +47,8 @@ public final class RegionErrorException extends RuntimeException {
     /** EpochNotMatch carrying the current region first, then {@code siblings}. */
     public static RegionErrorException epochNotMatch(dev.faketikv.engine.region.Region current, java.util.List<dev.faketikv.engine.region.Region> siblings,
                                               long sentConfVer, long sentVersion) {
-        Errorpb.EpochNotMatch.Builder enm = Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(Endpoint.toPb(current));
-        siblings.forEach(r -> enm.addCurrentRegions(Endpoint.toPb(r)));
+        Errorpb.EpochNotMatch.Builder enm = Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(Regions.toPb(current));
+        siblings.forEach(r -> enm.addCurrentRegions(Regions.toPb(r)));
         String msg = "EpochNotMatch current epoch of region " + current.id() + " is conf_ver: " + current.confVer() + " version: "
                 + current.version() + ", but you sent conf_ver: " + sentConfVer + " version: " + sentVersion;
         return new RegionErrorException(Errorpb.Error.newBuilder().setMessage(msg).setEpochNotMatch(enm).build(), "epoch_not_match");

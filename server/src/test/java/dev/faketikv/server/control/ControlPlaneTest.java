@@ -13,9 +13,10 @@ import dev.faketikv.engine.gen.DataGenerator;
 import dev.faketikv.engine.gen.SeedSpec;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.server.TestServers;
-import dev.faketikv.server.junit.FakeTikvExtension;
+import dev.faketikv.server.FakeTikv;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -27,8 +28,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Brpb.BackupRequest;
 import org.tikv.kvproto.Brpb.BackupResponse;
@@ -37,21 +38,28 @@ import org.tikv.kvproto.Brpb.BackupResponse;
 class ControlPlaneTest {
     static final String SEED = "txn:rows=2000,regions=4,value-size=30,seed=6";
 
-    @RegisterExtension
-    static final FakeTikvExtension TIKV = FakeTikvExtension.builder().seed(SEED).set("backup.num-threads", 2).build();
+    /** One store for the class; {@link #reset} clears its rules, failpoints and journal before each test. */
+    static FakeTikv TIKV;
 
     static final ObjectMapper OM = new ObjectMapper();
     static final HttpClient HTTP = HttpClient.newHttpClient();
     static BackupClient client;
 
     @BeforeAll
-    static void dial() {
+    static void dial() throws IOException {
+        TIKV = FakeTikv.builder().seed(SEED).set("backup.num-threads", 2).start();
         client = new BackupClient(TIKV.addr());
+    }
+
+    @BeforeEach
+    void reset() {
+        TIKV.reset();
     }
 
     @AfterAll
     static void hangUp() {
         client.close();
+        TIKV.close();
     }
 
     static HttpResponse<String> http(String method, String path, String body) throws Exception {
@@ -71,7 +79,7 @@ class ControlPlaneTest {
     }
 
     static List<Region> regions() {
-        return TIKV.store().server().regions().all();
+        return TIKV.server().regions().all();
     }
 
     @Test
@@ -142,7 +150,7 @@ class ControlPlaneTest {
     void aPausedFailpointHoldsTheSaveUntilItIsChanged() throws Exception {
         http("PUT", "/fail/backup_before_save", "pause");
         CompletableFuture<List<BackupResponse>> f = CompletableFuture.supplyAsync(ControlPlaneTest::backup);
-        await().atMost(Duration.ofSeconds(5)).until(() -> TIKV.store().server().endpoint().busyWorkers() > 0);
+        await().atMost(Duration.ofSeconds(5)).until(() -> TIKV.server().endpoint().busyWorkers() > 0);
         assertThat(f).isNotDone();
         http("PUT", "/fail/backup_before_save", "off");
         assertThat(f.get(10, TimeUnit.SECONDS)).hasSize(regions().size()).noneMatch(BackupResponse::hasError);
@@ -191,7 +199,7 @@ class ControlPlaneTest {
         assertThat(j).filteredOn(e -> e.get("kind").asText().equals("response")).hasSize(regions().size())
                 .allSatisfy(e -> assertThat(e.at("/backup_response/files/0/sha256").asText()).hasSize(64));
         assertThat(j.get(j.size() - 1).get("status").asText()).isEqualTo("OK");
-        TIKV.store().server().journal().request(99, redactMe);
+        TIKV.server().journal().request(99, redactMe);
         String text = http("GET", "/journal", null).body();
         assertThat(text).doesNotContain("AKIDSECRET").doesNotContain("very-secret").contains("<redacted>");
         http("DELETE", "/journal", null);
@@ -281,7 +289,7 @@ class ControlPlaneTest {
     void requestWideDelayAndClusterIdMismatch() throws Exception {
         http("PUT", "/faults", "[[rule]]\nmatch = { request = 1 }\naction = \"cluster_id_mismatch\"\n"
                 + "[[rule]]\nmatch = { request = 2 }\naction = \"delay\"\nduration = \"400ms\"\n");
-        TIKV.store().server().resetRequestNumbers();
+        TIKV.server().resetRequestNumbers();
         List<BackupResponse> first = backup();
         assertThat(first).singleElement().satisfies(r -> {
             assertThat(r.getError().getClusterIdError().getCurrent()).isEqualTo(TIKV.clusterId());
@@ -334,8 +342,8 @@ class ControlPlaneTest {
         http("PUT", "/fail/backup_before_scan", "pause");
         io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
         TestServers.startIgnoring(client, TestServers.txn(TestServers.noop()).build(), ctx);
-        await().atMost(Duration.ofSeconds(5)).until(() -> TIKV.store().server().endpoint().busyWorkers() > 0);
+        await().atMost(Duration.ofSeconds(5)).until(() -> TIKV.server().endpoint().busyWorkers() > 0);
         ctx.cancel(null);
-        await().atMost(Duration.ofSeconds(2)).until(() -> TIKV.store().server().endpoint().busyWorkers() == 0);
+        await().atMost(Duration.ofSeconds(2)).until(() -> TIKV.server().endpoint().busyWorkers() == 0);
     }
 }

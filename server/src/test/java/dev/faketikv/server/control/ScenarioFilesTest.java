@@ -7,7 +7,8 @@ import dev.faketikv.client.BackupCheck;
 import dev.faketikv.client.BackupClient;
 import dev.faketikv.client.RetryingBackup;
 import dev.faketikv.server.TestServers;
-import dev.faketikv.server.junit.FakeTikvExtension;
+import dev.faketikv.server.FakeTikv;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -15,30 +16,35 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.tikv.kvproto.Brpb.BackupRequest;
 
 /** Every shipped scenario in config/faults/, driven through a BR-style retrying client. */
 class ScenarioFilesTest {
-    @RegisterExtension
-    static final FakeTikvExtension TIKV = FakeTikvExtension.builder()
-            .seed("txn:rows=4000,regions=6,value-size=30,seed=5")
-            .build();
+    /** One store for the class; {@link #reset} clears its rules, failpoints and journal before each test. */
+    static FakeTikv TIKV;
 
     @TempDir
     Path tmp;
     static BackupClient client;
 
     @BeforeAll
-    static void dial() {
+    static void dial() throws IOException {
+        TIKV = FakeTikv.builder().seed("txn:rows=4000,regions=6,value-size=30,seed=5").start();
         client = new BackupClient(TIKV.addr());
+    }
+
+    @BeforeEach
+    void reset() {
+        TIKV.reset();
     }
 
     @AfterAll
     static void hangUp() {
         client.close();
+        TIKV.close();
     }
 
     static String scenario(String name) throws Exception {
@@ -56,7 +62,7 @@ class ScenarioFilesTest {
         RetryingBackup.Outcome o = RetryingBackup.run(client, req, 5);
         // a client that gave up cancelled its call: let the store's workers finish before the folder goes
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
-                .until(() -> TIKV.store().server().endpoint().busyWorkers() == 0);
+                .until(() -> TIKV.server().endpoint().busyWorkers() == 0);
         if (o.gaveUp() == null) {
             assertThat(BackupCheck.run(req, o.responses(), tmp.resolve("out")).problems()).isEmpty();
         }
@@ -64,7 +70,7 @@ class ScenarioFilesTest {
     }
 
     long fired(String rule) {
-        return TIKV.store().server().faults().rules().rules().stream().filter(r -> r.name().equals(rule))
+        return TIKV.server().faults().rules().rules().stream().filter(r -> r.name().equals(rule))
                 .mapToLong(FaultRules.Rule::fired).sum();
     }
 

@@ -1,0 +1,303 @@
+package dev.faketikv.pd;
+
+import dev.faketikv.server.Addresses;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The PD facade's network side: gRPC ({@link PdService}) and PD's HTTP API on <b>one</b> address, as real
+ * PD serves both on 2379 (newer BR builds its PD HTTP client on the gRPC member URLs).
+ *
+ * <p>How one port serves both: gRPC (Netty) and the HTTP API (JDK {@link HttpServer}) listen on loopback
+ * ports of their own; the public socket accepts a connection, reads its first bytes and splices it to gRPC
+ * when they are the HTTP/2 preface ({@code PRI * HTTP/2.0}), to the HTTP API otherwise. Two pump threads
+ * per connection (BR opens a handful); at most {@value #MAX_CONNECTIONS} connections, and one that sends
+ * nothing for {@value #PREFACE_TIMEOUT_MS} ms is closed.
+ *
+ * <p>HTTP paths: {@code GET /pd/api/v1/version} ({@code {"version":"v5.4.0"}}),
+ * {@code GET /pd/api/v1/config/cluster-version} (a JSON string, quotes included, as PD answers),
+ * {@code GET /pd/api/v1/stats/region?start_key=&end_key=} ({@code count} = regions overlapping the range,
+ * keys URL-escaped in region-key form), {@code GET /pd/api/v1/health}; and fake-tikv's own
+ * {@code GET /fake/journal} ({@link PdJournal}); anything else 404.
+ *
+ * <p>Thread-safe; {@link #close()} stops all three listeners and every spliced connection.
+ */
+public final class PdServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(PdServer.class);
+    private static final byte[] H2_PREFACE = "PRI ".getBytes(StandardCharsets.US_ASCII);
+    /** Connections spliced at once; more are closed at accept (each costs two threads). */
+    static final int MAX_CONNECTIONS = 256;
+    /** How long a new connection may take to send its first bytes. */
+    static final int PREFACE_TIMEOUT_MS = 10_000;
+
+    private final PdService service;
+    private final PdJournal journal = new PdJournal();
+    private final String version;
+    private final Server grpc;
+    private final HttpServer http;
+    private final ServerSocket front;
+    private final Thread acceptor;
+    private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
+    private final String advertisedHost;
+    private volatile boolean closed;
+
+    private PdServer(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost) throws IOException {
+        this.version = version;
+        this.advertisedHost = advertisedHost;
+        this.front = new ServerSocket();
+        boolean ok = false;
+        Server g = null;
+        HttpServer h = null;
+        try {
+            front.bind(addr);
+            this.service = factory.create(this::clientUrl);
+            InetSocketAddress loop = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+            g = NettyServerBuilder.forAddress(loop).permitKeepAliveTime(5, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
+                    .addService(io.grpc.ServerInterceptors.intercept(service, journal)).build().start();
+            h = HttpServer.create(loop, 64);
+            h.createContext("/", this::handle);
+            h.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "pd-http");
+                t.setDaemon(true);
+                return t;
+            }));
+            h.start();
+            ok = true;
+        } finally {
+            if (!ok) {
+                if (g != null) {
+                    g.shutdownNow();
+                }
+                if (h != null) {
+                    h.stop(0);
+                }
+                front.close();
+            }
+        }
+        this.grpc = g;
+        this.http = h;
+        this.acceptor = new Thread(this::acceptLoop, "pd-accept");
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    /** Starts the facade on {@code addr} (port 0 = any). */
+    public static PdServer start(InetSocketAddress addr, PdService.Factory factory, String version) throws IOException {
+        return new PdServer(addr, factory, version, null);
+    }
+
+    /** Starts the facade on {@code addr}, telling clients {@code advertisedHost} (null = the bound host). */
+    public static PdServer start(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost) throws IOException {
+        return new PdServer(addr, factory, version, advertisedHost);
+    }
+
+    public PdService service() {
+        return service;
+    }
+
+    /** Every call BR made to this PD. */
+    public PdJournal journal() {
+        return journal;
+    }
+
+    /** {@code host:port} clients dial, for gRPC and HTTP alike. */
+    public String addr() {
+        String host = advertisedHost != null ? advertisedHost : front.getInetAddress().getHostAddress();
+        return Addresses.hostPort(host, front.getLocalPort());
+    }
+
+    private String clientUrl() {
+        return "http://" + addr();
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            Socket s;
+            try {
+                s = front.accept();
+            } catch (IOException e) {
+                if (!closed) {
+                    LOG.warn("pd accept failed: {}", e.toString());
+                }
+                return;
+            }
+            if (connections.incrementAndGet() > MAX_CONNECTIONS) {
+                connections.decrementAndGet();
+                LOG.warn("pd: {} connections open, refusing {}", MAX_CONNECTIONS, s.getRemoteSocketAddress());
+                close(s);
+                continue;
+            }
+            Thread t = new Thread(() -> {
+                try {
+                    route(s);
+                } finally {
+                    connections.decrementAndGet();
+                }
+            }, "pd-conn");
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    private void route(Socket client) {
+        open.add(client);
+        if (closed) {
+            // close() ran between accept and here: it did not see this socket
+            close(client);
+            return;
+        }
+        Socket backend = null;
+        try {
+            client.setTcpNoDelay(true);
+            client.setSoTimeout(PREFACE_TIMEOUT_MS);
+            InputStream in = client.getInputStream();
+            byte[] head = new byte[H2_PREFACE.length];
+            int n = 0;
+            while (n < head.length) {
+                int r = in.read(head, n, head.length - n);
+                if (r < 0) {
+                    close(client);
+                    return;
+                }
+                n += r;
+            }
+            client.setSoTimeout(0);
+            int port = Arrays.equals(head, H2_PREFACE) ? ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort()
+                    : http.getAddress().getPort();
+            backend = new Socket(InetAddress.getLoopbackAddress(), port);
+            backend.setTcpNoDelay(true);
+            open.add(backend);
+            backend.getOutputStream().write(head);
+            Socket b = backend;
+            Thread up = new Thread(() -> pump(client, b), "pd-pump");
+            up.setDaemon(true);
+            up.start();
+            pump(b, client);
+        } catch (IOException e) {
+            close(client);
+            if (backend != null) {
+                close(backend);
+            }
+        }
+    }
+
+    /** Copies {@code from} to {@code to} until either side closes, then closes both. */
+    private void pump(Socket from, Socket to) {
+        byte[] buf = new byte[16 << 10];
+        try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
+            int r;
+            while ((r = in.read(buf)) >= 0) {
+                out.write(buf, 0, r);
+                out.flush();
+            }
+        } catch (IOException ignored) {
+            // one side went away
+        } finally {
+            close(from);
+            close(to);
+        }
+    }
+
+    private void close(Socket s) {
+        open.remove(s);
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try (ex) {
+            String path = ex.getRequestURI().getPath();
+            if (!ex.getRequestMethod().equals("GET")) {
+                send(ex, 405, "{\"error\":\"method not allowed\"}");
+                return;
+            }
+            switch (path) {
+                case "/pd/api/v1/version" -> send(ex, 200, "{\"version\":\"v" + version + "\"}");
+                case "/pd/api/v1/config/cluster-version" -> send(ex, 200, "\"" + version + "\"");
+                case "/fake/journal" -> send(ex, 200, journal.toJson());
+                case "/pd/api/v1/health" -> send(ex, 200, "[{\"name\":\"fake-pd\",\"member_id\":1,\"client_urls\":[\""
+                        + clientUrl() + "\"],\"health\":true}]");
+                case "/pd/api/v1/stats/region" -> {
+                    Map<String, String> q = query(ex.getRequestURI().getRawQuery());
+                    byte[] start = q.getOrDefault("start_key", "").getBytes(StandardCharsets.ISO_8859_1);
+                    byte[] end = q.getOrDefault("end_key", "").getBytes(StandardCharsets.ISO_8859_1);
+                    int count = service.regionCount(start, end);
+                    send(ex, 200, "{\"count\":" + count + ",\"empty_count\":0,\"storage_size\":0,\"storage_keys\":0}");
+                }
+                default -> send(ex, 404, "{\"error\":\"no such path: " + path.replace("\"", "") + "\"}");
+            }
+        }
+    }
+
+    /** Query parameters; values are URL-decoded to bytes (ISO-8859-1 keeps every byte). */
+    static Map<String, String> query(String raw) {
+        Map<String, String> m = new java.util.HashMap<>();
+        if (raw == null || raw.isEmpty()) {
+            return m;
+        }
+        for (String kv : raw.split("&")) {
+            int eq = kv.indexOf('=');
+            String k = eq < 0 ? kv : kv.substring(0, eq);
+            String v = eq < 0 ? "" : kv.substring(eq + 1);
+            try {
+                m.put(URLDecoder.decode(k, StandardCharsets.ISO_8859_1), URLDecoder.decode(v, StandardCharsets.ISO_8859_1));
+            } catch (IllegalArgumentException e) {
+                m.put(k, v);
+            }
+        }
+        return m;
+    }
+
+    private static void send(HttpExchange ex, int code, String body) throws IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(code, b.length);
+        ex.getResponseBody().write(b);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            front.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        for (Socket s : open) {
+            close(s);
+        }
+        grpc.shutdownNow();
+        http.stop(0);
+        ((java.util.concurrent.ExecutorService) http.getExecutor()).shutdownNow();
+        try {
+            grpc.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

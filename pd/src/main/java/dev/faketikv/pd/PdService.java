@@ -1,0 +1,353 @@
+package dev.faketikv.pd;
+
+import dev.faketikv.server.raftstore.Regions;
+import dev.faketikv.engine.codec.Keys;
+import dev.faketikv.engine.region.Region;
+import dev.faketikv.engine.region.RegionMap;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.tikv.kvproto.Metapb;
+import org.tikv.kvproto.PDGrpc;
+import org.tikv.kvproto.Pdpb;
+
+/**
+ * The gRPC {@code pdpb.PD} facade: the subset of PD a BR client uses (GetMembers, Tso, GetAllStores,
+ * GetStore, GetRegion, GetPrevRegion, GetRegionByID, ScanRegions, GetGCSafePoint, UpdateGCSafePoint,
+ * UpdateServiceGCSafePoint). Every other RPC answers {@code UNIMPLEMENTED} — also {@code GetClusterInfo}, which
+ * this kvproto lacks and which newer pd clients read as "PD mode" when unimplemented. Mirrors the behaviour of PD's
+ * {@code server/grpc_service.go} for these calls, not its internals: regions and leaders come straight from
+ * the cluster's {@link RegionMap} (region keys in the engine's form: memcomparable for txn data, raw for raw
+ * data; {@code GetRegion} looks its key up as given), stores from the cluster.
+ *
+ * <p>TSO: {@code physical(ms) << 18 | logical}, strictly increasing across all streams; a batch of
+ * {@code count} answers its last timestamp. A request header whose {@code cluster_id} is non-zero and not
+ * this cluster's fails with {@code FAILED_PRECONDITION} ("mismatch cluster id"), as PD does.
+ *
+ * <p>GC: the GC safe point only moves forward (and moves the {@code gc_worker} service safe point with it,
+ * as TiDB's GC worker does); service safe points follow PD v5.4's rule (see
+ * {@link #updateServiceGCSafePoint}). A TSO batch must be 1 ≤ count &lt; 2^18. Thread-safe.
+ */
+public final class PdService extends PDGrpc.PDImplBase {
+    private static final Logger LOG = LoggerFactory.getLogger(PdService.class);
+    private static final int LOGICAL_BITS = 18;
+
+    /** Builds the service once the server knows the URL it answers on. */
+    public interface Factory {
+        PdService create(Supplier<String> clientUrl);
+    }
+
+    private final long clusterId;
+    private final Supplier<List<Metapb.Store>> stores;
+    private final RegionMap regions;
+    private final Supplier<String> clientUrl;
+    private final LongSupplier clockMillis;
+    private final Object tsoLock = new Object();
+    private long lastTs;
+    private final Object gcLock = new Object();
+    private long gcSafePoint;
+    /** Service id → {safe point, expiry in seconds since the epoch}; guarded by {@code gcLock}. */
+    private final Map<String, long[]> serviceSafePoints = new java.util.HashMap<>(Map.of(GC_WORKER, new long[] {0, Long.MAX_VALUE}));
+    private static final String GC_WORKER = "gc_worker";
+
+    public PdService(long clusterId, Supplier<List<Metapb.Store>> stores, RegionMap regions, Supplier<String> clientUrl,
+                     LongSupplier clockMillis) {
+        this.clusterId = clusterId;
+        this.stores = stores;
+        this.regions = regions;
+        this.clientUrl = clientUrl;
+        this.clockMillis = clockMillis;
+    }
+
+    private Pdpb.ResponseHeader ok() {
+        return Pdpb.ResponseHeader.newBuilder().setClusterId(clusterId).build();
+    }
+
+    private Pdpb.ResponseHeader err(Pdpb.ErrorType type, String message) {
+        return Pdpb.ResponseHeader.newBuilder().setClusterId(clusterId)
+                .setError(Pdpb.Error.newBuilder().setType(type).setMessage(message)).build();
+    }
+
+    /** PD's header check; false (and the call failed) when the cluster id is foreign. */
+    private boolean check(Pdpb.RequestHeader h, StreamObserver<?> out) {
+        if (h.getClusterId() != 0 && h.getClusterId() != clusterId) {
+            out.onError(Status.FAILED_PRECONDITION.withDescription("mismatch cluster id, need " + Long.toUnsignedString(clusterId)
+                    + " but got " + Long.toUnsignedString(h.getClusterId())).asRuntimeException());
+            return false;
+        }
+        return true;
+    }
+
+    private static <T> void reply(StreamObserver<T> out, T v) {
+        out.onNext(v);
+        out.onCompleted();
+    }
+
+    public long clusterId() {
+        return clusterId;
+    }
+
+    /** The member this facade is: leader of a one-member PD cluster. */
+    public Pdpb.Member member() {
+        String url = clientUrl.get();
+        return Pdpb.Member.newBuilder().setName("fake-pd").setMemberId(1).addClientUrls(url).addPeerUrls(url)
+                .setBinaryVersion("5.4.0").build();
+    }
+
+    @Override
+    public void getMembers(Pdpb.GetMembersRequest request, StreamObserver<Pdpb.GetMembersResponse> out) {
+        if (!check(request.getHeader(), out)) {
+            return;
+        }
+        Pdpb.Member m = member();
+        reply(out, Pdpb.GetMembersResponse.newBuilder().setHeader(ok()).addMembers(m).setLeader(m).setEtcdLeader(m).build());
+    }
+
+    @Override
+    public StreamObserver<Pdpb.TsoRequest> tso(StreamObserver<Pdpb.TsoResponse> out) {
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(Pdpb.TsoRequest req) {
+                if (req.getHeader().getClusterId() != 0 && req.getHeader().getClusterId() != clusterId) {
+                    out.onError(Status.FAILED_PRECONDITION.withDescription("mismatch cluster id, need " + Long.toUnsignedString(clusterId)
+                            + " but got " + Long.toUnsignedString(req.getHeader().getClusterId())).asRuntimeException());
+                    return;
+                }
+                long count = Integer.toUnsignedLong(req.getCount());
+                if (count == 0 || count >= 1L << LOGICAL_BITS) {
+                    out.onError(Status.INVALID_ARGUMENT.withDescription(count == 0 ? "tso count should be positive"
+                            : "tso count " + count + " is outside of the max logical interval").asRuntimeException());
+                    return;
+                }
+                long ts = nextTs((int) count);
+                synchronized (out) {
+                    out.onNext(Pdpb.TsoResponse.newBuilder().setHeader(ok()).setCount(req.getCount())
+                            .setTimestamp(Pdpb.Timestamp.newBuilder().setPhysical(ts >>> LOGICAL_BITS)
+                                    .setLogical(ts & ((1L << LOGICAL_BITS) - 1)))
+                            .build());
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                // the client went away
+            }
+
+            @Override
+            public void onCompleted() {
+                synchronized (out) {
+                    out.onCompleted();
+                }
+            }
+        };
+    }
+
+    /** Allocates {@code count} timestamps and returns the last. */
+    public long nextTs(int count) {
+        synchronized (tsoLock) {
+            long floor = clockMillis.getAsLong() << LOGICAL_BITS;
+            long first = Math.max(lastTs + 1, floor);
+            lastTs = first + count - 1;
+            return lastTs;
+        }
+    }
+
+    @Override
+    public void getAllStores(Pdpb.GetAllStoresRequest request, StreamObserver<Pdpb.GetAllStoresResponse> out) {
+        if (!check(request.getHeader(), out)) {
+            return;
+        }
+        Pdpb.GetAllStoresResponse.Builder b = Pdpb.GetAllStoresResponse.newBuilder().setHeader(ok());
+        for (Metapb.Store s : stores.get()) {
+            if (request.getExcludeTombstoneStores() && s.getState() == Metapb.StoreState.Tombstone) {
+                continue;
+            }
+            b.addStores(s);
+        }
+        reply(out, b.build());
+    }
+
+    @Override
+    public void getStore(Pdpb.GetStoreRequest request, StreamObserver<Pdpb.GetStoreResponse> out) {
+        if (!check(request.getHeader(), out)) {
+            return;
+        }
+        for (Metapb.Store s : stores.get()) {
+            if (s.getId() == request.getStoreId()) {
+                reply(out, Pdpb.GetStoreResponse.newBuilder().setHeader(ok()).setStore(s).build());
+                return;
+            }
+        }
+        reply(out, Pdpb.GetStoreResponse.newBuilder()
+                .setHeader(err(Pdpb.ErrorType.UNKNOWN, "invalid store ID " + request.getStoreId() + ", not found")).build());
+    }
+
+    private Pdpb.GetRegionResponse regionResponse(Region r) {
+        Pdpb.GetRegionResponse.Builder b = Pdpb.GetRegionResponse.newBuilder().setHeader(ok());
+        if (r == null) {
+            return b.build();
+        }
+        b.setRegion(Regions.toPb(r));
+        if (r.leader() != null) {
+            b.setLeader(Metapb.Peer.newBuilder().setId(r.leader().id()).setStoreId(r.leader().storeId()));
+        }
+        return b.build();
+    }
+
+    @Override
+    public void getRegion(Pdpb.GetRegionRequest request, StreamObserver<Pdpb.GetRegionResponse> out) {
+        if (check(request.getHeader(), out)) {
+            reply(out, regionResponse(regions.locate(request.getRegionKey().toByteArray())));
+        }
+    }
+
+    @Override
+    public void getPrevRegion(Pdpb.GetRegionRequest request, StreamObserver<Pdpb.GetRegionResponse> out) {
+        if (check(request.getHeader(), out)) {
+            Region r = regions.locate(request.getRegionKey().toByteArray());
+            reply(out, regionResponse(r == null ? null : regions.leftOf(r)));
+        }
+    }
+
+    @Override
+    public void getRegionByID(Pdpb.GetRegionByIDRequest request, StreamObserver<Pdpb.GetRegionResponse> out) {
+        if (check(request.getHeader(), out)) {
+            reply(out, regionResponse(regions.get(request.getRegionId())));
+        }
+    }
+
+    @Override
+    public void scanRegions(Pdpb.ScanRegionsRequest request, StreamObserver<Pdpb.ScanRegionsResponse> out) {
+        if (!check(request.getHeader(), out)) {
+            return;
+        }
+        int limit = request.getLimit() <= 0 ? Integer.MAX_VALUE : request.getLimit();
+        byte[] end = request.getEndKey().toByteArray();
+        Pdpb.ScanRegionsResponse.Builder b = Pdpb.ScanRegionsResponse.newBuilder().setHeader(ok());
+        for (Region r : regions.scanFrom(request.getStartKey().toByteArray(), limit)) {
+            if (end.length != 0 && Keys.compare(r.startKey(), end) >= 0) {
+                break;
+            }
+            Metapb.Region pb = Regions.toPb(r);
+            Metapb.Peer leader = r.leader() == null ? Metapb.Peer.getDefaultInstance()
+                    : Metapb.Peer.newBuilder().setId(r.leader().id()).setStoreId(r.leader().storeId()).build();
+            b.addRegionMetas(pb).addLeaders(leader).addRegions(Pdpb.Region.newBuilder().setRegion(pb).setLeader(leader));
+        }
+        reply(out, b.build());
+    }
+
+    @Override
+    public void getGCSafePoint(Pdpb.GetGCSafePointRequest request, StreamObserver<Pdpb.GetGCSafePointResponse> out) {
+        if (check(request.getHeader(), out)) {
+            synchronized (gcLock) {
+                reply(out, Pdpb.GetGCSafePointResponse.newBuilder().setHeader(ok()).setSafePoint(gcSafePoint).build());
+            }
+        }
+    }
+
+    @Override
+    public void updateGCSafePoint(Pdpb.UpdateGCSafePointRequest request, StreamObserver<Pdpb.UpdateGCSafePointResponse> out) {
+        if (!check(request.getHeader(), out)) {
+            return;
+        }
+        long now;
+        synchronized (gcLock) {
+            if (Long.compareUnsigned(request.getSafePoint(), gcSafePoint) > 0) {
+                gcSafePoint = request.getSafePoint();
+                // TiDB's GC worker moves its own service safe point before it moves the GC safe point
+                long[] w = serviceSafePoints.get(GC_WORKER);
+                if (Long.compareUnsigned(gcSafePoint, w[0]) > 0) {
+                    w[0] = gcSafePoint;
+                }
+            }
+            now = gcSafePoint;
+        }
+        reply(out, Pdpb.UpdateGCSafePointResponse.newBuilder().setHeader(ok()).setNewSafePoint(now).build());
+    }
+
+    /**
+     * PD v5.4's rule: TTL ≤ 0 removes the service's safe point; otherwise it is stored only when it is not
+     * below the current minimum (the {@code gc_worker} entry, never expiring, counts), and the answer is the
+     * minimum after the change — its service id, remaining TTL and safe point.
+     */
+    @Override
+    public void updateServiceGCSafePoint(Pdpb.UpdateServiceGCSafePointRequest request,
+                                         StreamObserver<Pdpb.UpdateServiceGCSafePointResponse> out) {
+        if (!check(request.getHeader(), out)) {
+            return;
+        }
+        String id = request.getServiceId().toStringUtf8();
+        if (id.isEmpty()) {
+            out.onError(Status.INVALID_ARGUMENT.withDescription("service id is empty").asRuntimeException());
+            return;
+        }
+        long nowSec = clockMillis.getAsLong() / 1000;
+        Pdpb.UpdateServiceGCSafePointResponse.Builder resp = Pdpb.UpdateServiceGCSafePointResponse.newBuilder().setHeader(ok());
+        synchronized (gcLock) {
+            if (request.getTTL() <= 0 && !id.equals(GC_WORKER)) {
+                serviceSafePoints.remove(id);
+            }
+            Map.Entry<String, long[]> min = minServiceSafePoint(nowSec);
+            if (request.getTTL() > 0 && Long.compareUnsigned(request.getSafePoint(), min.getValue()[0]) >= 0) {
+                long expires = Long.MAX_VALUE - nowSec <= request.getTTL() ? Long.MAX_VALUE : nowSec + request.getTTL();
+                serviceSafePoints.put(id, new long[] {request.getSafePoint(), id.equals(GC_WORKER) ? Long.MAX_VALUE : expires});
+                LOG.info("service safe point {} = {} for {} s", id, request.getSafePoint(), request.getTTL());
+                min = minServiceSafePoint(nowSec);
+            }
+            long[] v = min.getValue();
+            resp.setServiceId(com.google.protobuf.ByteString.copyFromUtf8(min.getKey()))
+                    .setTTL(v[1] - nowSec).setMinSafePoint(v[0]);
+        }
+        reply(out, resp.build());
+    }
+
+    /** Drops expired entries and returns the smallest (gc_worker on ties). Under {@code gcLock}. */
+    private Map.Entry<String, long[]> minServiceSafePoint(long nowSec) {
+        serviceSafePoints.entrySet().removeIf(e -> !e.getKey().equals(GC_WORKER) && e.getValue()[1] < nowSec);
+        Map.Entry<String, long[]> min = null;
+        for (Map.Entry<String, long[]> e : serviceSafePoints.entrySet()) {
+            if (min == null || Long.compareUnsigned(e.getValue()[0], min.getValue()[0]) < 0
+                    || (e.getValue()[0] == min.getValue()[0] && e.getKey().equals(GC_WORKER))) {
+                min = e;
+            }
+        }
+        return Map.entry(min.getKey(), min.getValue().clone());
+    }
+
+    /** Live service safe points other than {@code gc_worker}: service id → safe point. */
+    public Map<String, Long> serviceSafePoints() {
+        Map<String, Long> m = new java.util.TreeMap<>();
+        long nowSec = clockMillis.getAsLong() / 1000;
+        synchronized (gcLock) {
+            serviceSafePoints.forEach((k, v) -> {
+                if (!k.equals(GC_WORKER) && v[1] >= nowSec) {
+                    m.put(k, v[0]);
+                }
+            });
+        }
+        return m;
+    }
+
+    public long gcSafePoint() {
+        synchronized (gcLock) {
+            return gcSafePoint;
+        }
+    }
+
+    /** Regions overlapping {@code [start, end)} (region-key form; empty end = +inf), for {@code /stats/region}. */
+    public int regionCount(byte[] start, byte[] end) {
+        int n = 0;
+        for (Region r : regions.scanFrom(start, Integer.MAX_VALUE)) {
+            if (end.length != 0 && Keys.compare(r.startKey(), end) >= 0) {
+                break;
+            }
+            n++;
+        }
+        return n;
+    }
+}
