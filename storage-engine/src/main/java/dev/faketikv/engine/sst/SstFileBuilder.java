@@ -4,6 +4,8 @@ import dev.faketikv.engine.EngineException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import org.rocksdb.BloomFilter;
 import org.rocksdb.CompressionOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.EnvOptions;
@@ -14,9 +16,12 @@ import org.rocksdb.SstFileWriter;
 
 /**
  * Builds one SST file with RocksDB's {@link SstFileWriter}, configured the way TiKV's
- * {@code RocksSstWriterBuilder} is for backup ({@code components/engine_rocks/src/sst.rs} v5.4.0): the
- * chosen codec on every level, no bottommost override, and, for a non-zero level, compression options
- * (window_bits -14, level, strategy 0, max_dict_bytes 0).
+ * {@code RocksSstWriterBuilder} is for backup ({@code components/engine_rocks/src/sst.rs:197-247} v5.4.0):
+ * the CF's block-based table options from TiKV's KV DB ({@link SstCfOptions}: format_version 2, CRC32c
+ * block checksums, 64 KiB blocks, full bloom filter, so RocksDB 6.4 — TiKV 5.4's engine — reads the file),
+ * the chosen codec on every level, no bottommost override, and, for a non-zero level, compression options
+ * (window_bits -14, level, strategy 0, max_dict_bytes 0). Like TiKV's writer it passes no CF handle, so
+ * the file records no CF name and CF id 2147483647 ({@code rocksdb/table/sst_file_writer.cc:228-236}).
  *
  * <p>TiKV builds backup SSTs in an in-memory env; this builder writes to a file under a scratch folder so
  * memory stays flat, and {@link #close()} deletes the file unless {@link #finish()} handed it over.
@@ -31,18 +36,27 @@ public final class SstFileBuilder implements AutoCloseable {
     private final EnvOptions envOptions;
     private final Options options;
     private final CompressionOptions compressionOptions;
+    private final BloomFilter bloomFilter;
     private final SstFileWriter writer;
     private long entries;
     private long dataBytes;
     private boolean finished;
 
+    /** A builder with the default CF's table options. */
     public SstFileBuilder(Path file, SstCompression compression, int level) {
+        this(file, compression, level, SstCfOptions.DEFAULT);
+    }
+
+    /** A builder with the table options of {@code cf} (TiKV's KV DB CF the file's entries belong to). */
+    public SstFileBuilder(Path file, SstCompression compression, int level, SstCfOptions cf) {
         this.file = file;
         this.envOptions = new EnvOptions();
         this.compressionOptions = new CompressionOptions();
+        this.bloomFilter = new BloomFilter(SstCfOptions.BLOOM_BITS_PER_KEY, false);
         this.options = new Options();
+        options.setTableFormatConfig(cf.tableConfig(bloomFilter));
         options.setCompressionType(compression.rocks());
-        options.setCompressionPerLevel(java.util.List.of());
+        options.setCompressionPerLevel(List.of());
         options.setBottommostCompressionType(CompressionType.DISABLE_COMPRESSION_OPTION);
         if (level != 0) {
             compressionOptions.setWindowBits(-14).setLevel(level).setStrategy(0).setMaxDictBytes(0);
@@ -97,6 +111,7 @@ public final class SstFileBuilder implements AutoCloseable {
         writer.close();
         options.close();
         compressionOptions.close();
+        bloomFilter.close();
         envOptions.close();
     }
 
