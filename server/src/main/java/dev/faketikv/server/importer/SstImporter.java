@@ -14,10 +14,15 @@ import dev.faketikv.server.backup.SaveFileWorker;
 import dev.faketikv.server.storage.ExternalStorage;
 import dev.faketikv.server.storage.Limiter;
 import dev.faketikv.server.storage.StorageException;
+import dev.faketikv.engine.mvcc.MvccException;
+import io.grpc.Context;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -29,11 +34,13 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 import org.tikv.kvproto.Brpb.CipherInfo;
 import org.tikv.kvproto.Brpb.StorageBackend;
 import org.tikv.kvproto.ImportSstpb.RewriteRule;
 import org.tikv.kvproto.ImportSstpb.SSTMeta;
 import org.tikv.kvproto.ImportSstpb.SwitchMode;
+import org.rocksdb.RocksDBException;
 
 /**
  * One store's SST importer: TiKV's {@code SSTImporter} ({@code components/sst_importer/src/sst_importer.rs},
@@ -60,6 +67,34 @@ import org.tikv.kvproto.ImportSstpb.SwitchMode;
  * <p><b>Ingest</b> moves staged files into the engine ({@link Engine#ingest}), default CF before write CF
  * so a reader never sees a write record whose value is missing. Region checks are the service's.
  *
+ * <p><b>Bounds (stricter than TiKV on purpose: a fake must not be a way to fill a host's disk or read its
+ * files).</b>
+ * <ul>
+ *   <li>The copy stops as soon as it has read one byte more than {@code SSTMeta.length} ("downloaded size at
+ *       least N, expected M"); TiKV reads the whole object and compares only at EOF
+ *       ({@code components/external_storage/src/lib.rs:159-197}). A length of 0 means unchecked in TiKV; here
+ *       it is capped at {@link Limits#unsizedDownloadCap} (1 GiB by default: BR always sends the file's size,
+ *       {@code pkg/restore/util.go:136}, so only hand-made requests send 0).
+ *   <li>The copy and the rewrite stop when the call is cancelled or its deadline passes (checked at every
+ *       read and every 1,024 keys), and the temp and half-written staged files are deleted. TiKV runs a
+ *       download to its end after the client left: its own {@code FIXME: download() should be an async fn,
+ *       to allow BR to cancel a download task} ({@code src/import/sst_service.rs:396-399}).
+ *   <li>A rewrite prefix (old or new) longer than {@link Limits#maxPrefixLength} (256 bytes) is refused before
+ *       anything is read. TiKV has no such rule ({@code sst_importer.rs}), but no real rule comes near it: BR
+ *       sends memcomparable-encoded {@code t{table id}} (10 bytes) and {@code t{table id}_i{index id}} (21
+ *       bytes) prefixes ({@code pkg/restore/import.go:453-456}).
+ *   <li>Each rewritten key grows by at most {@code g = max(0, |new prefix| - |old prefix|)} bytes, and a
+ *       write record by at most 10 more when {@code new_timestamp} re-encodes its {@code start_ts} varint, so
+ *       the staged logical size is at most the original's plus {@code entries × g} ({@code entries} from the
+ *       SST's table properties). The download is refused before writing when {@code entries × g} exceeds
+ *       {@code max(}{@link Limits#minGrowthCap}{@code , downloaded length)} — the rewrite may add as many
+ *       bytes as the file has, or 64 MiB, whichever is more.
+ *   <li>Error messages carry no byte of a file that is not a verified SST: RocksDB's text for a file that
+ *       does not open (e.g. "Bad table magic number: … found &lt;the file's last 8 bytes&gt;") is replaced by
+ *       its status code. Keys of an SST that passed its block checksums appear in {@code WrongKeyPrefix} as in
+ *       TiKV. Which files can be read at all is {@link dev.faketikv.server.storage.LocalStorage}'s rule.
+ * </ul>
+ *
  * <p>Thread-safe: downloads run in parallel; ingests are serialised by one lock per store (TiKV's ingest
  * latch). One MultiIngest ingests file by file, so a failure part-way leaves the earlier files ingested.
  */
@@ -69,6 +104,25 @@ public final class SstImporter {
 
     /** What Download produced: the range of the staged keys (origin form), or empty. */
     public record Downloaded(boolean empty, byte[] first, byte[] last, long length) {}
+
+    /**
+     * The bounds a download is held to (see the class doc for the rules and why).
+     *
+     * @param unsizedDownloadCap bytes a download with {@code SSTMeta.length == 0} may read
+     * @param maxPrefixLength    longest old or new rewrite prefix accepted
+     * @param minGrowthCap       bytes a rewrite may always add (the cap is this or the file's length, the larger)
+     */
+    public record Limits(long unsizedDownloadCap, int maxPrefixLength, long minGrowthCap) {
+        public static Limits defaults() {
+            return new Limits(1L << 30, 256, 64L << 20);
+        }
+    }
+
+    /** Extra bytes a rewritten write record may need: a re-encoded {@code start_ts} varint (≤ 10 bytes). */
+    private static final int WRITE_TS_GROWTH = 10;
+    /** Keys between two cancellation checks in the rewrite loop. */
+    private static final int CANCEL_CHECK_KEYS = 1024;
+    private static final int COPY_BUFFER = 64 << 10;
 
     /** A download that failed: the message goes into {@code DownloadResponse.error.message}. */
     public static final class ImportException extends Exception {
@@ -90,8 +144,14 @@ public final class SstImporter {
     private final Object ingestLatch = new Object();
     private boolean closed;
     private final AtomicLong tempSeq = new AtomicLong();
+    private final Limits limits;
 
     public SstImporter(long storeId, Path dir, Engine engine, Endpoint.StorageFactory storages) throws IOException {
+        this(storeId, dir, engine, storages, Limits.defaults());
+    }
+
+    public SstImporter(long storeId, Path dir, Engine engine, Endpoint.StorageFactory storages, Limits limits) throws IOException {
+        this.limits = limits;
         this.storeId = storeId;
         this.dir = dir;
         this.engine = engine;
@@ -125,8 +185,8 @@ public final class SstImporter {
      * {@code in} throttled by the store's current limiter, shared by all downloads as TiKV's is: a new limit
      * applies to downloads already running, from their next read.
      */
-    private InputStream throttled(InputStream in) {
-        return Limiter.throttled(in, limiter::get, () -> io.grpc.Context.current().isCancelled());
+    private InputStream throttled(InputStream in, BooleanSupplier cancelled) {
+        return Limiter.throttled(in, limiter::get, cancelled);
     }
 
     public long speedLimit() {
@@ -162,9 +222,19 @@ public final class SstImporter {
         }
     }
 
-    /** TiKV's {@code SSTImporter::download}. */
+    /**
+     * TiKV's {@code SSTImporter::download}, stopped when the calling gRPC call is cancelled or past its
+     * deadline ({@link Context#current()} of the calling thread).
+     */
     public Downloaded download(SSTMeta meta, String name, RewriteRule rule, StorageBackend backend, boolean rawKv,
                                CipherInfo cipher) throws ImportException {
+        Context call = Context.current();
+        return download(meta, name, rule, backend, rawKv, cipher, call::isCancelled);
+    }
+
+    /** {@link #download}, stopped once {@code cancelled} turns true (checked at every read and every 1,024 keys). */
+    public Downloaded download(SSTMeta meta, String name, RewriteRule rule, StorageBackend backend, boolean rawKv,
+                               CipherInfo cipher, BooleanSupplier cancelled) throws ImportException {
         if (meta.getUuid().size() != 16) {
             throw new ImportException("invalid SST meta: uuid must be 16 bytes, got " + meta.getUuid().size());
         }
@@ -175,17 +245,18 @@ public final class SstImporter {
         if (!rawKv && rule.getNewTimestamp() != 0 && cf != Cf.DEFAULT && cf != Cf.WRITE) {
             throw new ImportException("new_timestamp applies to default and write SSTs only");
         }
+        checkPrefix("old_key_prefix", rule.getOldKeyPrefix().size());
+        checkPrefix("new_key_prefix", rule.getNewKeyPrefix().size());
         String uuid = HexFormat.of().formatHex(meta.getUuid().toByteArray());
         Path temp = dir.resolve(".download-" + uuid + "-" + tempSeq.incrementAndGet());
         Path out = dir.resolve(uuid + "_" + meta.getRegionId() + "_" + meta.getRegionEpoch().getConfVer() + "_"
                 + meta.getRegionEpoch().getVersion() + "_" + cf.cfName() + ".sst");
         try {
-            long length = fetch(name, backend, cipher, meta.getCipherIv().toByteArray(), temp);
+            long length = fetch(name, backend, cipher, meta.getCipherIv().toByteArray(), temp, meta.getLength(), cancelled);
             if (meta.getLength() != 0 && length != meta.getLength()) {
-                throw new ImportException("Io(Custom { kind: InvalidData, error: \"downloaded size " + length + ", expected "
-                        + meta.getLength() + "\" })");
+                throw invalidData("downloaded size " + length + ", expected " + meta.getLength());
             }
-            return rewrite(temp, out, cf, meta, rule, rawKv);
+            return rewrite(temp, length, out, cf, meta, rule, rawKv, cancelled);
         } finally {
             try {
                 Files.deleteIfExists(temp);
@@ -193,6 +264,22 @@ public final class SstImporter {
                 // best effort
             }
         }
+    }
+
+    private void checkPrefix(String which, int length) throws ImportException {
+        if (length > limits.maxPrefixLength()) {
+            throw new ImportException("rewrite rule " + which + " of " + length + " bytes is longer than the "
+                    + limits.maxPrefixLength() + " bytes fake-tikv accepts (BR's prefixes are at most 21 bytes)");
+        }
+    }
+
+    private static ImportException invalidData(String what) {
+        return new ImportException("Io(Custom { kind: InvalidData, error: " + StorageException.quote(what) + " })");
+    }
+
+    private static ImportException cancelledError() {
+        return new ImportException("Io(Custom { kind: Interrupted, error: \"download cancelled: the call was cancelled "
+                + "or its deadline passed\" })");
     }
 
     private static Cf cfOf(String cfName, String fileName) throws ImportException {
@@ -205,27 +292,65 @@ public final class SstImporter {
         throw new ImportException("InvalidCf { cf: \"" + n + "\" }");
     }
 
-    private long fetch(String name, StorageBackend backend, CipherInfo cipher, byte[] iv, Path temp) throws ImportException {
+    /**
+     * Copies {@code name} into {@code temp}, reading at most {@code expected + 1} bytes (the unsized cap when
+     * {@code expected} is 0) and checking {@code cancelled} before every read.
+     */
+    private long fetch(String name, StorageBackend backend, CipherInfo cipher, byte[] iv, Path temp, long expected,
+                       BooleanSupplier cancelled) throws ImportException {
         ExternalStorage storage;
         try {
             storage = storages.create(backend);
         } catch (StorageException e) {
-            throw new ImportException(e.getMessage());
+            throw new ImportException(e.debug());
         }
+        long cap = expected != 0 ? expected : limits.unsizedDownloadCap();
         try (storage;
              InputStream raw = storage.read(name);
-             InputStream limited = throttled(raw);
+             InputStream limited = throttled(raw, cancelled);
              InputStream in = decrypter(limited, cipher, iv);
              OutputStream o = Files.newOutputStream(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            return in.transferTo(o);
-        } catch (IOException e) {
-            for (Throwable t = e; t != null; t = t.getCause()) {
-                if (t instanceof java.nio.file.NoSuchFileException || t instanceof java.io.FileNotFoundException) {
-                    throw new ImportException("Io(Os { code: 2, kind: NotFound, message: \"No such file or directory\" }): " + name);
+            byte[] buf = new byte[COPY_BUFFER];
+            long total = 0;
+            while (true) {
+                if (cancelled.getAsBoolean()) {
+                    throw cancelledError();
                 }
+                int n = in.read(buf, 0, (int) Math.min(buf.length, cap + 1 - total));
+                if (n < 0) {
+                    return total;
+                }
+                o.write(buf, 0, n);
+                total += n;
+                if (total > cap) {
+                    throw invalidData(expected != 0
+                            ? "downloaded size at least " + total + ", expected " + expected + " (stopped there)"
+                            : "downloaded size at least " + total + ", over the " + cap + " bytes fake-tikv reads when SSTMeta.length is 0");
+                }
+            }
+        } catch (InterruptedIOException e) {
+            throw cancelledError();
+        } catch (StorageException e) {
+            throw new ImportException(notFound(e) ? notFoundText(name) : e.debug() + ": " + name);
+        } catch (IOException e) {
+            if (notFound(e)) {
+                throw new ImportException(notFoundText(name));
             }
             throw new ImportException("Io(" + e.getMessage() + "): " + name);
         }
+    }
+
+    private static boolean notFound(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof NoSuchFileException || t instanceof FileNotFoundException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String notFoundText(String name) {
+        return "Io(Os { code: 2, kind: NotFound, message: \"No such file or directory\" }): " + name;
     }
 
     private static InputStream decrypter(InputStream in, CipherInfo cipher, byte[] iv) throws ImportException {
@@ -296,18 +421,47 @@ public final class SstImporter {
     }
 
 
-    private Downloaded rewrite(Path temp, Path out, Cf cf, SSTMeta meta, RewriteRule rule, boolean rawKv) throws ImportException {
+    private Downloaded rewrite(Path temp, long length, Path out, Cf cf, SSTMeta meta, RewriteRule rule, boolean rawKv,
+                               BooleanSupplier cancelled) throws ImportException {
         byte[] oldPrefix = rule.getOldKeyPrefix().toByteArray();
         byte[] newPrefix = rule.getNewKeyPrefix().toByteArray();
         long newTs = rule.getNewTimestamp();
         OldRange range = oldRange(meta.getRange().getStart().toByteArray(), meta.getRange().getEnd().toByteArray(),
                 meta.getEndKeyExclusive(), oldPrefix, newPrefix);
+        try (SstFileScanner in = openSst(temp)) {
+            checkGrowth(in.entries(), oldPrefix.length, newPrefix.length, newTs != 0 && !rawKv && cf == Cf.WRITE, length);
+            try (SstFileBuilder b = new SstFileBuilder(out, SstCompression.LZ4, 0)) {
+                return rewrite(in, b, cf, meta, range, oldPrefix, newPrefix, newTs, rawKv, cancelled);
+            }
+        } catch (EngineException e) {
+            throw new ImportException("Engine(" + e.getMessage() + ")");
+        }
+    }
+
+    /** Refuses a rewrite whose worst-case growth, {@code entries × per-key growth}, is over the cap. */
+    private void checkGrowth(long entries, int oldLen, int newLen, boolean writeTs, long length) throws ImportException {
+        long perKey = Math.max(0, newLen - oldLen) + (writeTs ? WRITE_TS_GROWTH : 0);
+        if (perKey == 0) {
+            return;
+        }
+        long cap = Math.max(limits.minGrowthCap(), length);
+        if (entries > cap / perKey) {
+            throw new ImportException("rewrite rule would grow the SST by up to " + entries + " keys × " + perKey
+                    + " bytes, over the " + cap + " bytes fake-tikv allows (max(" + limits.minGrowthCap() + ", file length))");
+        }
+    }
+
+    private Downloaded rewrite(SstFileScanner in, SstFileBuilder b, Cf cf, SSTMeta meta, OldRange range, byte[] oldPrefix,
+                               byte[] newPrefix, long newTs, boolean rawKv, BooleanSupplier cancelled) throws ImportException {
         byte[] first = null;
         byte[] last = null;
         long written = 0;
-        try (SstFileScanner in = openSst(temp);
-             SstFileBuilder b = new SstFileBuilder(out, SstCompression.LZ4, 0)) {
+        long seen = 0;
+        try {
             for (; in.valid(); in.next()) {
+                if (++seen % CANCEL_CHECK_KEYS == 0 && cancelled.getAsBoolean()) {
+                    throw cancelledError();
+                }
                 byte[] dataKey = in.key();
                 if (dataKey.length == 0 || dataKey[0] != Keys.DATA_PREFIX) {
                     throw new ImportException("Key in SST " + Keys.hex(dataKey) + " is not a data key (no 'z' prefix)");
@@ -355,7 +509,7 @@ public final class SstImporter {
             return new Downloaded(false, first, last, f.size());
         } catch (EngineException e) {
             throw new ImportException("Engine(" + e.getMessage() + ")");
-        } catch (dev.faketikv.engine.mvcc.MvccException e) {
+        } catch (MvccException e) {
             throw new ImportException("bad write record in SST: " + e.getMessage());
         }
     }
@@ -364,7 +518,10 @@ public final class SstImporter {
         try {
             return SstFileScanner.open(file);
         } catch (EngineException e) {
-            throw new ImportException("the downloaded file is not a valid SST (corrupted or wrong cipher): " + e.getMessage());
+            // RocksDB's text quotes the file's bytes ("Bad table magic number: ... found <its last 8 bytes>"): keep
+            // only the status code
+            String code = e.getCause() instanceof RocksDBException r && r.getStatus() != null ? r.getStatus().getCode().name() : "Unknown";
+            throw new ImportException("the downloaded file is not a valid SST (corrupted or wrong cipher): RocksDB " + code);
         }
     }
 

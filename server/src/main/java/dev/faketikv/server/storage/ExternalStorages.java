@@ -1,9 +1,12 @@
 package dev.faketikv.server.storage;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import org.tikv.kvproto.Brpb.Bucket;
 import org.tikv.kvproto.Brpb.CloudDynamic;
 import org.tikv.kvproto.Brpb.S3;
@@ -17,8 +20,9 @@ import org.tikv.kvproto.Brpb.StorageBackend;
  * message naming the backend as not supported by fake-tikv.
  */
 public final class ExternalStorages {
-    /** What S3 storage needs besides the request: part size, retry base delay, injected faults. */
     /**
+     * What storages need besides the request: S3 part size, retry base delay, injected faults.
+     *
      * @param localRoot when set ({@code backup.local-root}), {@code local} paths must lie inside it
      */
     public record Options(long s3MultiPartSize, Duration retryBaseDelay, S3Faults s3Faults, Path localRoot) {
@@ -42,14 +46,9 @@ public final class ExternalStorages {
                     // TiKV opens "" and gets ENOENT
                     throw StorageException.os(2, "NotFound", "No such file or directory");
                 }
-                Path dir = localPath(path, options.localRoot());
-                LocalStorage storage = new LocalStorage(dir);
-                // the folder exists now: check again with every link resolved
-                if (options.localRoot() != null && !insideRoot(dir, options.localRoot())) {
-                    throw new StorageException("PermissionDenied", "local storage path " + path
-                            + " is outside backup.local-root " + options.localRoot());
-                }
-                yield storage;
+                // nothing is created or opened here: a read must not create its folder, and the folder is
+                // opened once, without following links below the root, by the storage itself
+                yield new LocalStorage(localPath(path, options.localRoot()), options.localRoot());
             }
             case S3 -> new S3Storage(s3Config(backend.getS3()), options.s3MultiPartSize(), options.retryBaseDelay(), options.s3Faults());
             case CLOUD_DYNAMIC -> {
@@ -107,20 +106,28 @@ public final class ExternalStorages {
             if (Files.exists(realRoot)) {
                 realRoot = realRoot.toRealPath();
             }
-            Path existing = path;
-            java.util.Deque<Path> missing = new java.util.ArrayDeque<>();
-            while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
-                missing.push(existing.getFileName());
-                existing = existing.getParent();
-            }
-            Path real = existing == null ? path : existing.toRealPath();
-            while (!missing.isEmpty()) {
-                real = real.resolve(missing.pop());
-            }
-            return real.normalize().startsWith(realRoot);
-        } catch (java.io.IOException e) {
+            return realPath(path).startsWith(realRoot);
+        } catch (IOException e) {
             throw StorageException.of(e);
         }
+    }
+
+    /**
+     * {@code path} with every symbolic link resolved on the part that exists (its nearest existing
+     * ancestor); the missing rest is appended as written.
+     */
+    static Path realPath(Path path) throws IOException {
+        Path existing = path.toAbsolutePath().normalize();
+        Deque<Path> missing = new ArrayDeque<>();
+        while (existing != null && !Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
+            missing.push(existing.getFileName());
+            existing = existing.getParent();
+        }
+        Path real = existing == null ? path.toAbsolutePath().normalize() : existing.toRealPath();
+        while (!missing.isEmpty()) {
+            real = real.resolve(missing.pop());
+        }
+        return real.normalize();
     }
 
     static S3Storage.Config s3Config(S3 s3) {

@@ -48,6 +48,50 @@ class ConfinementTest {
         }
     }
 
+    /**
+     * Issue 19 item 3: the target folder replaced by a link to a folder outside the root while a slow backup
+     * is writing into it. Every later upload still lands in the folder that was checked (held open), none
+     * outside, and no temp file stays anywhere.
+     */
+    @Test
+    void aFolderSwappedForALinkMidRequestDoesNotRedirectLaterUploads() throws Exception {
+        Path root = tmp.resolve("root");
+        Path target = root.resolve("target");
+        Path moved = root.resolve("target.moved");
+        Path elsewhere = java.nio.file.Files.createDirectories(tmp.resolve("elsewhere"));
+        try (FakeTikv tikv = FakeTikv.builder().seed("txn:rows=600,regions=6,value-size=200,seed=5")
+                .set("backup.local-root", root.toString()).start();
+             BackupClient client = new BackupClient(tikv.addr())) {
+            // 24 KiB/s: the six regions' files take a few seconds in all
+            java.util.concurrent.CompletableFuture<List<BackupResponse>> backup = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> client.backup(TestServers.txn(TestServers.local(target)).setRateLimit(24 << 10).build()));
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() -> ssts(target) >= 1);
+            java.nio.file.Files.move(target, moved);
+            java.nio.file.Files.createSymbolicLink(target, elsewhere);
+            long atSwap = ssts(moved);
+            List<BackupResponse> responses = backup.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(responses).noneMatch(BackupResponse::hasError);
+            long files = responses.stream().mapToLong(BackupResponse::getFilesCount).sum();
+            assertThat(files).as("files written after the swap").isGreaterThan(atSwap);
+            try (var s = java.nio.file.Files.list(elsewhere)) {
+                assertThat(s.toList()).as("written outside the root").isEmpty();
+            }
+            assertThat(ssts(moved)).isEqualTo(files);
+            try (var s = java.nio.file.Files.walk(root)) {
+                assertThat(s.filter(p -> p.getFileName().toString().contains(".tmp")).toList()).as("temp files left").isEmpty();
+            }
+        }
+    }
+
+    private static long ssts(Path dir) throws java.io.IOException {
+        if (!java.nio.file.Files.isDirectory(dir)) {
+            return 0;
+        }
+        try (var s = java.nio.file.Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".sst")).count();
+        }
+    }
+
     @Test
     void aReadOnlyStatusServerRefusesEveryMutation() throws Exception {
         try (FakeTikv tikv = FakeTikv.builder().seed("txn:rows=10").set("fake.status-readonly", true).start()) {

@@ -43,6 +43,65 @@ class StorageTest {
         assertThat(entries(s.base())).isEqualTo(1);
     }
 
+    private static org.tikv.kvproto.Brpb.StorageBackend local(Path p) {
+        return org.tikv.kvproto.Brpb.StorageBackend.newBuilder().setLocal(org.tikv.kvproto.Brpb.Local.newBuilder().setPath(p.toString())).build();
+    }
+
+    /** Issue 19 item 3 at the storage level, deterministic: the folder is swapped between two uploads. */
+    @Test
+    void uploadsAfterTheFolderIsSwappedForALinkStayInTheCheckedFolder() throws Exception {
+        Path root = Files.createDirectories(dir.resolve("root"));
+        Path outside = Files.createDirectories(dir.resolve("outside"));
+        for (Path rootOrNull : new Path[] {root, null}) {
+            Path folder = root.resolve(rootOrNull == null ? "open" : "confined");
+            Path moved = root.resolve(folder.getFileName() + ".moved");
+            try (LocalStorage s = (LocalStorage) ExternalStorages.create(local(folder),
+                    new ExternalStorages.Options(5 << 20, java.time.Duration.ofSeconds(1), S3Faults.none(), rootOrNull))) {
+                s.write("1_default.sst", new ByteArrayInputStream(new byte[] {1}), 1);
+                Files.move(folder, moved);
+                Files.createSymbolicLink(folder, outside);
+                s.write("2_default.sst", new ByteArrayInputStream(new byte[] {2}), 1);
+                try (InputStream in = s.read("2_default.sst")) {
+                    assertThat(in.readAllBytes()).containsExactly(2);
+                }
+            }
+            assertThat(entries(outside)).as("written through the link").isZero();
+            try (Stream<Path> l = Files.list(moved)) {
+                assertThat(l.map(p -> p.getFileName().toString()).sorted().toList()).containsExactly("1_default.sst", "2_default.sst");
+            }
+        }
+        // a new request meeting the link inside the root is refused (the walk does not follow it)
+        Files.createSymbolicLink(root.resolve("later"), outside);
+        assertThatThrownBy(() -> ExternalStorages.create(local(root.resolve("later")),
+                new ExternalStorages.Options(5 << 20, java.time.Duration.ofSeconds(1), S3Faults.none(), root)))
+                .hasMessageContaining("outside backup.local-root");
+    }
+
+    @Test
+    void readsOpenOnlyRegularFilesNeverThroughALinkAndNeverCreateTheFolder() throws Exception {
+        Path folder = Files.createDirectories(dir.resolve("files"));
+        Files.write(folder.resolve("real.sst"), new byte[] {9});
+        Files.createSymbolicLink(folder.resolve("link.sst"), folder.resolve("real.sst"));
+        Files.createDirectories(folder.resolve("sub.sst"));
+        try (LocalStorage s = new LocalStorage(folder)) {
+            try (InputStream in = s.read("real.sst")) {
+                assertThat(in.readAllBytes()).containsExactly(9);
+            }
+            assertThatThrownBy(() -> s.read("link.sst")).isInstanceOfSatisfying(StorageException.class, e -> {
+                assertThat(e.kind()).isEqualTo("PermissionDenied");
+                assertThat(e.getMessage()).contains("is a symbolic link");
+            });
+            assertThatThrownBy(() -> s.read("sub.sst")).hasMessageContaining("is not a regular file");
+            assertThatThrownBy(() -> s.read("none.sst")).isInstanceOfSatisfying(StorageException.class,
+                    e -> assertThat(e.kind()).isEqualTo("NotFound"));
+        }
+        try (LocalStorage s = new LocalStorage(dir.resolve("missing/folder"))) {
+            assertThatThrownBy(() -> s.read("x.sst")).isInstanceOfSatisfying(StorageException.class,
+                    e -> assertThat(e.kind()).isEqualTo("NotFound"));
+        }
+        assertThat(dir.resolve("missing")).doesNotExist();
+    }
+
     @Test
     void aFailingStreamLeavesNoFileAndNoTempFile() throws Exception {
         LocalStorage s = new LocalStorage(dir);
