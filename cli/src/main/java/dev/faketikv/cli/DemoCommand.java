@@ -51,6 +51,12 @@ final class DemoCommand implements Callable<Integer> {
             options.seeds.add(SeedSpec.DEMO);
         }
         Path outDir = out.toAbsolutePath().normalize();
+        String refused = prepareOut(outDir);
+        if (refused != null) {
+            System.err.println("fake-tikv demo: " + refused);
+            deleteTree(tmp);
+            return Main.FAILED;
+        }
         try {
             long seedStart = System.nanoTime();
             try (FakeTikv tikv = FakeTikv.builder().config(options.build(base)).start()) {
@@ -127,6 +133,41 @@ final class DemoCommand implements Callable<Integer> {
         o.println("files in " + outDir);
         return 0;
     }
+
+    /**
+     * The output folder must be new, empty, or hold an earlier demo's backup (its {@value #MARKER} file), which
+     * is replaced: a second {@code demo} gives the same folder, not two backups in one. Anything else is
+     * refused (the reason returned), so a demo never mixes its files with someone else's.
+     */
+    static String prepareOut(Path outDir) throws IOException {
+        if (!Files.exists(outDir)) {
+            Files.createDirectories(outDir);
+        } else if (!Files.isDirectory(outDir)) {
+            return outDir + " is not a folder: pass --out DIR";
+        } else {
+            List<Path> entries;
+            try (var s = Files.list(outDir)) {
+                entries = s.toList();
+            }
+            boolean earlierDemo = Files.exists(outDir.resolve(MARKER));
+            if (!entries.isEmpty() && !earlierDemo) {
+                return outDir + " is not empty and no earlier demo wrote it: remove it or pass --out DIR";
+            }
+            if (earlierDemo) {
+                System.out.println("replacing the earlier demo backup in " + outDir);
+                for (Path p : entries) {
+                    if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        Files.delete(p);
+                    }
+                }
+            }
+        }
+        Files.writeString(outDir.resolve(MARKER), "written by bin/fake-tikv demo; the next demo replaces this folder's files\n");
+        return null;
+    }
+
+    /** Marks a folder as a demo's output. */
+    static final String MARKER = ".fake-tikv-demo";
 
     /** {@code t{table}_r{handle}} for a TiDB record key, "(start)" for the unbounded start, else hex. */
     static String rowKey(byte[] k) {

@@ -4,6 +4,8 @@ import dev.faketikv.pd.FakeCluster;
 import dev.faketikv.server.FakeTikv;
 import dev.faketikv.server.config.ConfigException;
 import dev.faketikv.server.config.TikvConfig;
+import java.io.IOException;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -13,7 +15,8 @@ import picocli.CommandLine.Mixin;
  * {@code fake-tikv serve}: runs one store until SIGTERM/SIGINT. When it is ready it prints exactly one line
  * to stdout: {@code fake-tikv ready: addr=HOST:PORT status=HOST:PORT cluster-id=N store-id=N}. With
  * {@code --stores N} (N > 1) or {@code --pd-addr} it runs a {@link FakeCluster} and prints
- * {@code fake-tikv cluster ready: pd=HOST:PORT stores=N ...} followed by one ready line per store.
+ * {@code fake-tikv cluster ready: pd=HOST:PORT stores=N ...} followed by one ready line per store. Exit code 2
+ * for a bad configuration, 1 when the store cannot start (a port in use, a data dir another process holds).
  */
 @Command(name = "serve", mixinStandardHelpOptions = true, description = "Run a fake TiKV store, or a cluster of stores with a PD facade (--stores N).")
 final class ServeCommand implements Callable<Integer> {
@@ -27,7 +30,7 @@ final class ServeCommand implements Callable<Integer> {
             cfg = options.build(TikvConfig.defaults());
         } catch (ConfigException | IllegalArgumentException e) {
             System.err.println("fake-tikv: invalid configuration: " + e.getMessage());
-            return 2;
+            return Main.USAGE;
         }
         if (cfg.get(TikvConfig.STORES) > 1 || !cfg.get(TikvConfig.PD_ADDR).isEmpty()) {
             return serveCluster(cfg);
@@ -37,13 +40,16 @@ final class ServeCommand implements Callable<Integer> {
             tikv = FakeTikv.builder().config(cfg).start();
         } catch (IllegalArgumentException | ConfigException e) {
             System.err.println("fake-tikv: " + e.getMessage());
-            return 2;
+            return Main.USAGE;
+        } catch (IOException e) {
+            System.err.println("fake-tikv: cannot start: " + e.getMessage());
+            return Main.FAILED;
         }
-        return runUntilStopped(tikv, java.util.List.of(tikv.server().readyLine()));
+        return runUntilStopped(tikv, List.of(tikv.server().readyLine()));
     }
 
     /** Prints the ready lines, then waits for SIGTERM/SIGINT, whose hook closes {@code running}. */
-    private static int runUntilStopped(AutoCloseable running, java.util.List<String> readyLines) throws InterruptedException {
+    private static int runUntilStopped(AutoCloseable running, List<String> readyLines) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {
@@ -65,10 +71,10 @@ final class ServeCommand implements Callable<Integer> {
             cluster = FakeCluster.start(cfg);
         } catch (IllegalArgumentException | ConfigException e) {
             System.err.println("fake-tikv: " + e.getMessage());
-            return 2;
-        } catch (java.io.IOException e) {
+            return Main.USAGE;
+        } catch (IOException e) {
             System.err.println("fake-tikv: cannot start the cluster: " + e.getMessage());
-            return 2;
+            return Main.FAILED;
         }
         return runUntilStopped(cluster, cluster.readyLines());
     }

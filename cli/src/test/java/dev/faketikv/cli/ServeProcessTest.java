@@ -55,10 +55,11 @@ class ServeProcessTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(metrics.statusCode()).isEqualTo(200);
             assertThat(metrics.body())
-                    .contains("tikv_backup_request_duration_seconds_count 1")
+                    .contains("fake_tikv_backup_request_duration_seconds_count 1")
+                    .doesNotContain("# TYPE tikv_backup_request_duration_seconds")
                     .contains("tikv_backup_range_size_bytes_bucket{cf=\"write\"")
                     .contains("tikv_backup_range_duration_seconds_bucket{type=\"scan\"")
-                    .contains("tikv_backup_scan_kv_count_total{cf=\"write\"} 500")
+                    .contains("tikv_backup_scan_kv_count{cf=\"write\"} 500")
                     .contains("tikv_backup_thread_pool_size")
                     .contains("tikv_backup_softlimit")
                     .contains("fake_tikv_grpc_server_handled_total{code=\"OK\",method=\"backup.Backup/backup\"} 1.0");

@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Sections TiKV has but fake-tikv does not model ({@code [raftstore]}, {@code [rocksdb]}, ...) and
  * unknown keys in {@code [server]}/{@code [storage]} are ignored with a warning, so a real TiKV config
- * file loads. Unknown keys in {@code [backup]} and {@code [fake]} are errors (they can only be typos).
+ * file loads. Unknown keys in {@code [backup]} and {@code [fake]}, and sections TiKV 5.4 does not have
+ * ({@code [backupp]}), are errors: they can only be typos.
  *
  * <p>Immutable; {@link #with} returns a changed copy.
  */
@@ -187,6 +188,15 @@ public final class TikvConfig {
             STORES, PD_ADDR, STORE_VERSION);
 
     private static final Set<String> STRICT_SECTIONS = Set.of("backup", "backup.hadoop", "fake");
+    /**
+     * The top-level items of TiKV 5.4's config file ({@code TiKvConfig} in {@code src/config.rs}, kebab-case):
+     * a name outside this list and outside {@code [fake]} is a typo, not a TiKV setting fake-tikv ignores.
+     */
+    private static final Set<String> TIKV_TOP_LEVEL = Set.of("log-level", "log-file", "log-format", "log-rotation-timespan",
+            "log-rotation-size", "slow-log-file", "slow-log-threshold", "panic-when-unexpected-key-or-data", "enable-io-snoop",
+            "abort-on-panic", "memory-usage-limit", "memory-usage-high-water", "log", "readpool", "server", "storage", "pd",
+            "metric", "raftstore", "coprocessor", "rocksdb", "raftdb", "raft-engine", "security", "import", "backup",
+            "pessimistic-txn", "gc", "split", "cdc", "resolved-ts", "resource-metering", "fake");
 
     private final Map<String, Object> values;
 
@@ -228,6 +238,11 @@ public final class TikvConfig {
                 String section = name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : "";
                 if (STRICT_SECTIONS.contains(section)) {
                     throw new ConfigException(name + ": unknown configuration key (in " + file + ")");
+                }
+                String top = name.contains(".") ? name.substring(0, name.indexOf('.')) : name;
+                if (!TIKV_TOP_LEVEL.contains(top)) {
+                    throw new ConfigException(top + ": not a TiKV 5.4 config " + (name.contains(".") ? "section" : "item")
+                            + " (in " + file + "); the sections fake-tikv reads are [server], [storage], [security], [backup] and [fake]");
                 }
                 LOG.warn("ignoring configuration item {} (not modelled by fake-tikv)", name);
                 continue;

@@ -5,8 +5,10 @@ import dev.faketikv.server.config.ReadableSize;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
+import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
@@ -17,7 +19,7 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
  * <pre>
  *   SlowDown*3          the next 3 calls fail with 503 SlowDown (retryable)
  *   InternalError*2     500 InternalError (retryable)
- *   RequestTimeout*1    400 RequestTimeout (retryable, as TiKV and BR treat it)
+ *   RequestTimeout*1    400 RequestTimeout (not retried: TiKV 5.4 retries only 5xx and 408)
  *   AccessDenied        403 AccessDenied on every call (permanent); no count = forever
  *   stall=2s*1          the next call waits 2 s before it is sent
  *   throttle=1MB        uploads are capped at 1 MB/s in total (a bytes/s token bucket)
@@ -116,11 +118,17 @@ public final class S3Faults {
         return throttle;
     }
 
+    /** The error as S3 sends it: status, request id, and the XML body a real S3 answers with. */
     private static S3Exception error(int status, String code, String message, String operation) {
+        String requestId = "FAKE" + Long.toHexString(ThreadLocalRandom.current().nextLong()).toUpperCase(Locale.ROOT);
+        String body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code + "</Code><Message>" + message
+                + "</Message><RequestId>" + requestId + "</RequestId></Error>";
         return (S3Exception) S3Exception.builder()
                 .statusCode(status)
+                .requestId(requestId)
                 .message(message + " (injected by fake-tikv on " + operation + ")")
-                .awsErrorDetails(AwsErrorDetails.builder().errorCode(code).errorMessage(message).serviceName("S3").build())
+                .awsErrorDetails(AwsErrorDetails.builder().errorCode(code).errorMessage(message).serviceName("S3")
+                        .rawResponse(SdkBytes.fromUtf8String(body)).build())
                 .build();
     }
 

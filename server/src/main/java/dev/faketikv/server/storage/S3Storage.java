@@ -17,6 +17,7 @@ import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -28,6 +29,7 @@ import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
 import software.amazon.awssdk.services.s3.model.GetObjectRequest;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.UploadPartRequest;
@@ -44,18 +46,24 @@ import software.amazon.awssdk.services.s3.model.UploadPartRequest;
  *
  * <p>An object of at most {@code s3-multi-part-size} bytes (raised to 5 MiB when lower, as TiKV does)
  * goes up in one PutObject; a larger one as a multipart upload with parts of that size, aborted on
- * failure. Each S3 call is retried, as TiKV's retry helper does, when the error is retryable (5xx such
- * as 503 SlowDown and 500 InternalError, 400 RequestTimeout, client-side I/O errors and timeouts):
- * up to {@value #MAX_ATTEMPTS} attempts with exponential back-off from the configured base delay
- * (TiKV: 1 s, doubling, capped at 32 s) plus jitter. The SDK's own retries are off so that this is the
- * only retry loop. The final error names the S3 error code ({@code <Code>SlowDown</Code>}), so BR's
- * message matching applies. Credentials never appear in messages or logs.
+ * failure. Each call of an upload is retried as TiKV 5.4's {@code retry} helper does
+ * ({@code components/tikv_util/src/stream.rs}): {@value #MAX_ATTEMPTS} attempts in all, only for what
+ * rusoto's {@code RetryError} calls retryable: an HTTP dispatch error (I/O, timeout) or a response
+ * with a 5xx or 408 status (so 503 SlowDown and 500 InternalError are retried; 400 RequestTimeout, 403
+ * and 429 are not), sleeping the configured base delay (TiKV: 1 s) plus up to that much jitter,
+ * doubling, capped at 32 s. The SDK's own retries are off so that this is the only retry loop. The
+ * final error has TiKV's text ({@code components/cloud/aws/src/s3.rs} {@code put}, rusoto 0.46's
+ * {@code Display}): {@code failed to put object rusoto error Request ID: Some("...") Body: <?xml ...><Error>
+ * <Code>SlowDown</Code>...}, kind {@code Other}, so BR's message matching applies. Reads are not retried,
+ * as TiKV's {@code get} is not: a missing key is {@code NotFound} "no key K at bucket B", anything else
+ * {@code failed to get object ...}. Credentials never appear in messages or logs.
  *
  * <p>Thread-safe; close it to release the HTTP client.
  */
 public final class S3Storage implements ExternalStorage {
     private static final Logger LOG = LoggerFactory.getLogger(S3Storage.class);
-    static final int MAX_ATTEMPTS = 5;
+    /** TiKV's {@code MAX_RETRY_TIMES}: attempts in all, the first included. */
+    static final int MAX_ATTEMPTS = 4;
     static final long MIN_PART_SIZE = 5L << 20;
     static final long MAX_PART_BUFFER = 1L << 30;
     private static final Duration MAX_DELAY = Duration.ofSeconds(32);
@@ -211,10 +219,29 @@ public final class S3Storage implements ExternalStorage {
     @Override
     public InputStream read(String name) throws IOException {
         String key = objectKey(name);
-        return retry("get", key, () -> client.getObject(GetObjectRequest.builder().bucket(config.bucket()).key(key).build()));
+        try {
+            faults.beforeCall("get");
+            return client.getObject(GetObjectRequest.builder().bucket(config.bucket()).key(key).build());
+        } catch (NoSuchKeyException e) {
+            throw new StorageException("NotFound", "no key " + key + " at bucket " + config.bucket(), e);
+        } catch (S3Exception e) {
+            throw new StorageException("Other", "failed to get object " + rusoto(e), e);
+        } catch (AbortedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("S3 get aborted");
+        } catch (SdkClientException e) {
+            throw new StorageException("Other", "failed to get object " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("S3 get interrupted");
+        }
     }
 
-    /** Runs one S3 call with TiKV-style retries; the final failure becomes a {@link StorageException}. */
+    /**
+     * Runs one S3 call of an upload with TiKV's retries; the final failure becomes a {@link StorageException}
+     * with TiKV's text. {@code op} only names the call in logs: TiKV reports every upload failure as
+     * "failed to put object".
+     */
     <T> T retry(String op, String key, Callable<T> call) throws IOException {
         long delayMs = retryBase.toMillis();
         for (int attempt = 1; ; attempt++) {
@@ -223,18 +250,17 @@ public final class S3Storage implements ExternalStorage {
                 return call.call();
             } catch (S3Exception e) {
                 if (!retryable(e) || attempt == MAX_ATTEMPTS) {
-                    throw failure(op, key, e, attempt);
+                    throw new StorageException("Other", "failed to put object rusoto error " + rusoto(e), e);
                 }
                 LOG.warn("S3 {} {} failed (attempt {}/{}), retrying: {} {}", op, key, attempt, MAX_ATTEMPTS,
                         e.statusCode(), code(e));
-            } catch (software.amazon.awssdk.core.exception.AbortedException e) {
+            } catch (AbortedException e) {
                 // the SDK reports an interrupt this way (and clears the flag): stop, do not retry
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("S3 " + op + " aborted");
             } catch (SdkClientException e) {
                 if (attempt == MAX_ATTEMPTS) {
-                    throw new StorageException("Other", "failed to " + op + " object " + key + " after " + attempt
-                            + " attempts: " + e.getMessage(), e);
+                    throw new StorageException("Other", "failed to put object rusoto error " + e.getMessage(), e);
                 }
                 LOG.warn("S3 {} {} failed (attempt {}/{}), retrying: {}", op, key, attempt, MAX_ATTEMPTS, e.getMessage());
             } catch (InterruptedException e) {
@@ -243,10 +269,10 @@ public final class S3Storage implements ExternalStorage {
             } catch (IOException e) {
                 throw e;
             } catch (Exception e) {
-                throw new StorageException("Other", "failed to " + op + " object " + key + ": " + e, e);
+                throw new StorageException("Other", "failed to put object " + e, e);
             }
             try {
-                Thread.sleep(delayMs + ThreadLocalRandom.current().nextLong(Math.max(1, delayMs / 10)));
+                Thread.sleep(delayMs + ThreadLocalRandom.current().nextLong(Math.max(1, retryBase.toMillis())));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("S3 " + op + " retry interrupted");
@@ -255,23 +281,30 @@ public final class S3Storage implements ExternalStorage {
         }
     }
 
+    /** rusoto's {@code http_retriable}: a 5xx or a 408 (S3's RequestTimeout comes as a 400 and is not retried). */
     static boolean retryable(S3Exception e) {
         int status = e.statusCode();
-        return status >= 500 || status == 408 || status == 429 || "RequestTimeout".equals(code(e));
+        return status >= 500 || status == 408;
     }
 
     private static String code(S3Exception e) {
         return e.awsErrorDetails() == null || e.awsErrorDetails().errorCode() == null ? "" : e.awsErrorDetails().errorCode();
     }
 
-    private static StorageException failure(String op, String key, S3Exception e, int attempts) {
-        String code = code(e);
-        String kind = e.statusCode() == 403 ? "PermissionDenied" : e.statusCode() == 404 ? "NotFound" : "Other";
-        String message = e.awsErrorDetails() != null && e.awsErrorDetails().errorMessage() != null
-                ? e.awsErrorDetails().errorMessage() : e.getMessage();
-        return new StorageException(kind, "failed to " + op + " object " + key + " after " + attempts + " attempt"
-                + (attempts == 1 ? "" : "s") + ": status " + e.statusCode() + ", <Code>" + code + "</Code><Message>"
-                + message + "</Message>", e);
+    /** An S3 error response as rusoto 0.46 prints one it did not parse: the request id, then the body as received. */
+    static String rusoto(S3Exception e) {
+        String id = e.requestId();
+        String body = "";
+        if (e.awsErrorDetails() != null && e.awsErrorDetails().rawResponse() != null) {
+            body = e.awsErrorDetails().rawResponse().asUtf8String();
+        }
+        if (body.isEmpty()) {
+            String message = e.awsErrorDetails() != null && e.awsErrorDetails().errorMessage() != null
+                    ? e.awsErrorDetails().errorMessage() : "";
+            body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code(e) + "</Code><Message>" + message
+                    + "</Message></Error>";
+        }
+        return "Request ID: " + (id == null || id.isEmpty() ? "None" : "Some(\"" + id + "\")") + " Body: " + body;
     }
 
     @Override

@@ -79,6 +79,13 @@ class TikvConfigTest {
         Path f = dir.resolve("typo.toml");
         Files.writeString(f, "[backup]\nnum-thread = 2\n");
         assertThatThrownBy(() -> TikvConfig.load(f)).hasMessageContaining("backup.num-thread: unknown configuration key");
+        Path sectionTypo = dir.resolve("section-typo.toml");
+        Files.writeString(sectionTypo, "[backupp]\nnum-threads = 2\n");
+        assertThatThrownBy(() -> TikvConfig.load(sectionTypo)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("backupp: not a TiKV 5.4 config section");
+        Path tikvOnly = dir.resolve("tikv-only.toml");
+        Files.writeString(tikvOnly, "log-level = \"info\"\n[raftstore]\nregion-split-check-diff = \"6MB\"\n");
+        assertThat(TikvConfig.load(tikvOnly).backup().numThreads()).as("TiKV's own sections still load").isPositive();
         Path g = dir.resolve("broken.toml");
         Files.writeString(g, "[backup\nnum-threads = ");
         assertThatThrownBy(() -> TikvConfig.load(g)).isInstanceOf(ConfigException.class).hasMessageContaining("cannot read config");

@@ -20,7 +20,9 @@ class S3FaultsTest {
         }
         assertThatThrownBy(() -> f.beforeCall("put")).isInstanceOfSatisfying(S3Exception.class, e -> {
             assertThat(e.statusCode()).isEqualTo(400);
-            assertThat(S3Storage.retryable(e)).as("RequestTimeout is retried like TiKV and BR do").isTrue();
+            assertThat(S3Storage.retryable(e)).as("TiKV 5.4 retries 5xx and 408 only; S3's RequestTimeout is a 400").isFalse();
+            assertThat(S3Storage.rusoto(e)).startsWith("Request ID: Some(\"FAKE").contains(" Body: <?xml")
+                    .contains("<Code>RequestTimeout</Code>");
         });
         f.beforeCall("put"); // all used up
     }

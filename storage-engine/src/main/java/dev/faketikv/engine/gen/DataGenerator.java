@@ -2,6 +2,8 @@ package dev.faketikv.engine.gen;
 
 import dev.faketikv.engine.Cf;
 import dev.faketikv.engine.Engine;
+import dev.faketikv.engine.EngineIterator;
+import dev.faketikv.engine.EngineSnapshot;
 import dev.faketikv.engine.codec.BytesCodec;
 import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.mvcc.Lock;
@@ -49,9 +51,48 @@ public final class DataGenerator {
         return tso(BASE_PHYSICAL_MS + 1000L * layer, 1);
     }
 
+    /**
+     * Applies the seeds a store starts with, once per data dir: on a new data dir all of them; on one seeded
+     * before, only when they are the seeds it was seeded with (then nothing is written again). A different
+     * seed would merge new rows into the old ones without a word, so it is refused, naming both.
+     *
+     * @throws IllegalArgumentException when the data dir holds other seeds than {@code specs}
+     */
+    public static List<Result> applyAll(Engine engine, RegionMap regions, List<SeedSpec> specs) {
+        List<String> before = appliedSeeds(engine);
+        if (!specs.isEmpty() && !before.isEmpty()) {
+            List<String> asked = specs.stream().map(SeedSpec::text).toList();
+            if (!before.containsAll(asked)) {
+                throw new IllegalArgumentException("the data dir " + engine.dir().getParent() + " was seeded with " + before
+                        + ", not " + asked + ": use a new --data-dir, the same --seed, or no --seed to serve what it holds");
+            }
+        }
+        List<Result> out = new ArrayList<>();
+        for (SeedSpec spec : specs) {
+            out.add(apply(engine, regions, spec));
+        }
+        return out;
+    }
+
+    /** The seed specs applied to this engine so far, in key order. */
+    public static List<String> appliedSeeds(Engine engine) {
+        byte[] lower = SEED_MARKER.getBytes(StandardCharsets.UTF_8);
+        byte[] upper = Keys.prefixNext(lower);
+        List<String> out = new ArrayList<>();
+        try (EngineSnapshot snap = engine.snapshot(); EngineIterator it = snap.iterator(Cf.META, lower, upper)) {
+            for (it.seek(lower); it.valid(); it.next()) {
+                out.add(new String(it.key(), StandardCharsets.UTF_8).substring(SEED_MARKER.length()));
+            }
+            it.checkStatus();
+        }
+        return out;
+    }
+
+    private static final String SEED_MARKER = "seed/";
+
     /** Applies {@code spec} unless it was applied before. */
     public static Result apply(Engine engine, RegionMap regions, SeedSpec spec) {
-        byte[] marker = ("seed/" + spec.text()).getBytes(StandardCharsets.UTF_8);
+        byte[] marker = (SEED_MARKER + spec.text()).getBytes(StandardCharsets.UTF_8);
         if (engine.get(Cf.META, marker) != null) {
             return new Result(spec, true, 0, 0, regions.size(), 0);
         }

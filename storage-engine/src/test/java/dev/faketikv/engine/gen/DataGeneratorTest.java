@@ -92,4 +92,24 @@ class DataGeneratorTest {
         assertThatThrownBy(() -> SeedSpec.parse("raw:cf=nope")).hasMessageContaining("cf must be");
         assertThatThrownBy(() -> SeedSpec.parse("txn:deletes=2")).hasMessageContaining("deletes must be in [0, 1]");
     }
+
+    @Test
+    void aDataDirKeepsItsSeedsAndRefusesADifferentOne() {
+        try (Engine engine = Engine.open(dir.resolve("db"))) {
+            RegionMap regions = RegionMap.load(engine);
+            regions.bootstrapIfEmpty(1);
+            List<SeedSpec> first = List.of(SeedSpec.parse("txn:rows=50,seed=1"), SeedSpec.parse("raw:keys=20,key-prefix=q"));
+            assertThat(DataGenerator.applyAll(engine, regions, first)).noneMatch(DataGenerator.Result::skipped);
+            assertThat(DataGenerator.appliedSeeds(engine)).containsExactlyInAnyOrder("txn:rows=50,seed=1", "raw:keys=20,key-prefix=q");
+            // the same seeds again, or a part of them, or none: nothing written again
+            assertThat(DataGenerator.applyAll(engine, regions, first)).allMatch(DataGenerator.Result::skipped);
+            assertThat(DataGenerator.applyAll(engine, regions, first.subList(0, 1))).allMatch(DataGenerator.Result::skipped);
+            assertThat(DataGenerator.applyAll(engine, regions, List.of())).isEmpty();
+            // another seed would merge into the old data: refused with both named, nothing written
+            assertThatThrownBy(() -> DataGenerator.applyAll(engine, regions, List.of(SeedSpec.parse("txn:rows=60,seed=1"))))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("txn:rows=50,seed=1").hasMessageContaining("txn:rows=60,seed=1").hasMessageContaining("--data-dir");
+            assertThat(DataGenerator.appliedSeeds(engine)).hasSize(2);
+        }
+    }
 }
