@@ -131,13 +131,9 @@ public final class FakeTikvServer implements AutoCloseable {
             this.background = new Worker.Builder("background").threadCount(this.config.get(TikvConfig.BACKGROUND_THREAD_COUNT)).create();
             closers.push(background::stop);
             this.backupWorker = background.lazyBuild("backup-endpoint");
-            this.endpoint = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
-                    this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
-                    this.config.get(TikvConfig.SCRATCH_DIR).isEmpty() ? storeDir.resolve("backup-scratch")
-                            : Path.of(this.config.get(TikvConfig.SCRATCH_DIR)), metrics, storages, faults,
-                    this.config.get(TikvConfig.SCAN_RATE_PER_THREAD));
+            this.endpoint = new Endpoint(endpointDeps(storeDir, storages));
             closers.push(endpoint::close);
-            endpoint.trace(trace);
+            endpoint.start();
             // a gRPC handler can outlive the server (its client cancelled): the importer refuses it once closed
             this.importer = new SstImporter(storeId, storeDir.resolve("import"), engine, storages);
             closers.push(importer::close);
@@ -165,6 +161,17 @@ public final class FakeTikvServer implements AutoCloseable {
                 unwind();
             }
         }
+    }
+
+    /** What the backup endpoint is built from: this store's identity, scratch folder, scan rate and parts. */
+    private Endpoint.Deps endpointDeps(Path storeDir, Endpoint.StorageFactory storages) {
+        String scratch = config.get(TikvConfig.SCRATCH_DIR);
+        return new Endpoint.Deps(
+                new Endpoint.StoreIdentity(config.get(TikvConfig.STORE_ID), config.get(TikvConfig.CLUSTER_ID),
+                        config.get(TikvConfig.CHECK_CLUSTER_ID), config.get(TikvConfig.API_VERSION)),
+                scratch.isEmpty() ? storeDir.resolve("backup-scratch") : Path.of(scratch),
+                config.get(TikvConfig.SCAN_RATE_PER_THREAD),
+                new Endpoint.Collaborators(engine, regions, backupConfig::get, metrics, storages, faults, trace));
     }
 
     /** Starts a store with {@code config}. */
