@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * pool after each batch, so the scan workers of concurrent requests take turns on the pool's threads.
  * It checks the cancel flag before each range (as 5.4) and between scan batches.
  */
-final class ScanWorker implements java.lang.Runnable {
+final class ScanWorker implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(ScanWorker.class);
 
     private final RequestContext ctx;
