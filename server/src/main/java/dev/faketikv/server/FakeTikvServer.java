@@ -1,7 +1,5 @@
 package dev.faketikv.server;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.faketikv.engine.Engine;
 import dev.faketikv.engine.gen.DataGenerator;
 import dev.faketikv.engine.gen.SeedSpec;
@@ -9,7 +7,6 @@ import dev.faketikv.engine.region.RegionMap;
 import dev.faketikv.server.backup.Endpoint;
 import dev.faketikv.server.backup.Service;
 import dev.faketikv.server.backup.Task;
-import dev.faketikv.server.config.BackupConfig;
 import dev.faketikv.server.config.ConfigException;
 import dev.faketikv.server.config.TikvConfig;
 import dev.faketikv.server.control.FailPoints;
@@ -45,7 +42,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,9 +65,8 @@ import org.tikv.kvproto.Metapb;
 public final class FakeTikvServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(FakeTikvServer.class);
 
-    /** Read by every request; replaced whole by an online change ({@link #updateConfig}), hence volatile. */
-    private volatile TikvConfig config;
-    private final AtomicReference<BackupConfig> backupConfig;
+    /** The live config and its online-change policy. */
+    private final ConfigController configs;
     private final Faults faults;
     private final Journal journal;
     private final Trace trace;
@@ -91,15 +86,15 @@ public final class FakeTikvServer implements AutoCloseable {
     private boolean closed;
 
     private FakeTikvServer(Builder b) throws IOException {
-        this.config = b.config.adjusted();
-        if (!this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
+        TikvConfig config = b.config.adjusted();
+        if (!config.tls() && !config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
             throw new ConfigException("security.cert-allowed-cn needs TLS: set security.ca-path, cert-path and key-path");
         }
-        this.backupConfig = new AtomicReference<>(this.config.backup());
-        long storeId = this.config.get(TikvConfig.STORE_ID);
-        Path dataDir = Path.of(this.config.get(TikvConfig.DATA_DIR));
+        this.configs = new ConfigController(config);
+        long storeId = config.get(TikvConfig.STORE_ID);
+        Path dataDir = Path.of(config.get(TikvConfig.DATA_DIR));
         this.faults = new Faults(new FailPoints(), new FaultRules());
-        String rulesFile = this.config.get(TikvConfig.FAULTS_FILE);
+        String rulesFile = config.get(TikvConfig.FAULTS_FILE);
         if (!rulesFile.isEmpty()) {
             try {
                 faults.rules().replace(Files.readString(Path.of(rulesFile)));
@@ -108,7 +103,7 @@ public final class FakeTikvServer implements AutoCloseable {
             }
         }
         this.journal = new Journal(storeId);
-        this.trace = new Trace(this.config.get(TikvConfig.TRACE));
+        this.trace = new Trace(config.get(TikvConfig.TRACE));
         Path storeDir = b.shared == null ? dataDir : dataDir.resolve("store-" + storeId);
         Endpoint.StorageFactory storages = b.storages != null ? b.storages : defaultStorages();
         boolean ok = false;
@@ -122,22 +117,18 @@ public final class FakeTikvServer implements AutoCloseable {
                 this.regions = b.shared.regions();
             }
             regions.bootstrapIfEmpty(storeId);
-            for (String s : b.shared == null ? this.config.get(TikvConfig.SEED) : List.<String>of()) {
+            for (String s : b.shared == null ? config.get(TikvConfig.SEED) : List.<String>of()) {
                 DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
                 seeds.add(r);
                 LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
             }
             this.metrics = new BackupMetrics();
-            this.background = new Worker.Builder("background").threadCount(this.config.get(TikvConfig.BACKGROUND_THREAD_COUNT)).create();
+            this.background = new Worker.Builder("background").threadCount(config.get(TikvConfig.BACKGROUND_THREAD_COUNT)).create();
             closers.push(background::stop);
             this.backupWorker = background.lazyBuild("backup-endpoint");
-            this.endpoint = new Endpoint(storeId, engine, regions, backupConfig::get, this.config.get(TikvConfig.CLUSTER_ID),
-                    this.config.get(TikvConfig.CHECK_CLUSTER_ID), this.config.get(TikvConfig.API_VERSION),
-                    this.config.get(TikvConfig.SCRATCH_DIR).isEmpty() ? storeDir.resolve("backup-scratch")
-                            : Path.of(this.config.get(TikvConfig.SCRATCH_DIR)), metrics, storages, faults,
-                    this.config.get(TikvConfig.SCAN_RATE_PER_THREAD));
+            this.endpoint = new Endpoint(endpointDeps(storeDir, storages));
             closers.push(endpoint::close);
-            endpoint.trace(trace);
+            endpoint.start();
             // a gRPC handler can outlive the server (its client cancelled): the importer refuses it once closed
             this.importer = new SstImporter(storeId, storeDir.resolve("import"), engine, storages);
             closers.push(importer::close);
@@ -145,10 +136,10 @@ public final class FakeTikvServer implements AutoCloseable {
             closers.push(backupWorker::stop);
             List<ServerInterceptor> interceptors = new ArrayList<>();
             interceptors.add(new GrpcMetricsInterceptor(metrics.registry()));
-            if (this.config.tls() && !this.config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
-                interceptors.add(Security.commonNameCheck(this.config.get(TikvConfig.CERT_ALLOWED_CN)));
+            if (config.tls() && !config.get(TikvConfig.CERT_ALLOWED_CN).isEmpty()) {
+                interceptors.add(Security.commonNameCheck(config.get(TikvConfig.CERT_ALLOWED_CN)));
             }
-            ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder : defaultServerBuilder(this.config);
+            ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder : defaultServerBuilder(config);
             Consumer<List<ImportSstpb.SSTMeta>> ingested = b.shared == null ? metas -> { } : b.shared.onIngested();
             this.grpc = sb.addService(ServerInterceptors.intercept(
                             new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace), interceptors))
@@ -156,8 +147,10 @@ public final class FakeTikvServer implements AutoCloseable {
                             new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
                     .build().start();
             closers.push(this::stopGrpc);
-            this.status = new StatusServer(Addresses.parse(this.config.get(TikvConfig.STATUS_ADDR)), this);
+            this.status = new StatusServer(Addresses.parse(config.get(TikvConfig.STATUS_ADDR)),
+                    config.tls() ? Security.sslContext(config) : null);
             closers.push(status::close);
+            status.start(new StoreStatusView(configs, addr(), statusAddr(), endpoint, regions, metrics, faults, trace, journal));
             b.pd.putStore(storePb());
             ok = true;
         } finally {
@@ -165,6 +158,18 @@ public final class FakeTikvServer implements AutoCloseable {
                 unwind();
             }
         }
+    }
+
+    /** What the backup endpoint is built from: this store's identity, scratch folder, scan rate and parts. */
+    private Endpoint.Deps endpointDeps(Path storeDir, Endpoint.StorageFactory storages) {
+        TikvConfig config = configs.config();
+        String scratch = config.get(TikvConfig.SCRATCH_DIR);
+        return new Endpoint.Deps(
+                new Endpoint.StoreIdentity(config.get(TikvConfig.STORE_ID), config.get(TikvConfig.CLUSTER_ID),
+                        config.get(TikvConfig.CHECK_CLUSTER_ID), config.get(TikvConfig.API_VERSION)),
+                scratch.isEmpty() ? storeDir.resolve("backup-scratch") : Path.of(scratch),
+                config.get(TikvConfig.SCAN_RATE_PER_THREAD),
+                new Endpoint.Collaborators(engine, regions, configs::backup, metrics, storages, faults, trace));
     }
 
     /** Starts a store with {@code config}. */
@@ -237,6 +242,7 @@ public final class FakeTikvServer implements AutoCloseable {
 
     /** {@code metapb.Store} as this store registers itself with PD. */
     private Metapb.Store storePb() {
+        TikvConfig config = configs.config();
         return Metapb.Store.newBuilder()
                 .setId(storeId())
                 .setAddress(addr())
@@ -273,11 +279,12 @@ public final class FakeTikvServer implements AutoCloseable {
 
     /** The default storage factory: every backend fake-tikv serves, with the configured S3 options. */
     private Endpoint.StorageFactory defaultStorages() {
+        TikvConfig config = configs.config();
         S3Faults faults = S3Faults.parse(config.get(TikvConfig.S3_FAULTS));
         Duration retry = config.get(TikvConfig.S3_RETRY_BASE_DELAY);
         return backend -> {
             String root = config.get(TikvConfig.LOCAL_ROOT);
-            return ExternalStorages.create(backend, new ExternalStorages.Options(backupConfig.get().s3MultiPartSize(), retry,
+            return ExternalStorages.create(backend, new ExternalStorages.Options(configs.backup().s3MultiPartSize(), retry,
                     faults, root.isEmpty() ? null : Path.of(root)));
         };
     }
@@ -294,54 +301,29 @@ public final class FakeTikvServer implements AutoCloseable {
 
     /** {@code host:port} the gRPC server is bound to (the real port when 0 was asked for). */
     public String addr() {
-        return Addresses.hostPort(Addresses.advertisedHost(config), ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort());
+        return Addresses.hostPort(Addresses.advertisedHost(configs.config()), ((InetSocketAddress) grpc.getListenSockets().get(0)).getPort());
     }
 
     public String statusAddr() {
         InetSocketAddress a = status.address();
-        return Addresses.hostPort(Addresses.wildcard(a.getHostString()) ? Addresses.advertisedHost(config) : a.getHostString(), a.getPort());
+        return Addresses.hostPort(Addresses.wildcard(a.getHostString()) ? Addresses.advertisedHost(configs.config()) : a.getHostString(), a.getPort());
     }
 
     public long clusterId() {
-        return config.get(TikvConfig.CLUSTER_ID);
+        return configs.config().get(TikvConfig.CLUSTER_ID);
     }
 
     public long storeId() {
-        return config.get(TikvConfig.STORE_ID);
+        return configs.config().get(TikvConfig.STORE_ID);
     }
 
     public TikvConfig config() {
-        return config;
+        return configs.config();
     }
 
-    /**
-     * Online config change, as TiKV's {@code POST /config}: only {@code backup.*} keys; every value is
-     * validated first and nothing changes when one is bad. New values take effect on the next request
-     * ({@code num-threads} resizes the {@code bkwkr} pool then); {@code io-thread-size} only at restart,
-     * as in TiKV.
-     */
-    public synchronized void updateConfig(Map<String, Object> changes) {
-        if (changes.isEmpty()) {
-            throw new ConfigException("no configuration change given");
-        }
-        TikvConfig next = config;
-        for (Map.Entry<String, Object> e : changes.entrySet()) {
-            if (TikvConfig.key(e.getKey()) == null) {
-                throw new ConfigException(e.getKey() + ": unknown configuration key");
-            }
-            if (e.getKey().equals(TikvConfig.LOCAL_ROOT.name())) {
-                throw new ConfigException(e.getKey()
-                        + " can not be changed online (it confines writes; set it at start)");
-            }
-            if (!e.getKey().startsWith("backup.")) {
-                throw new ConfigException(e.getKey() + " can not be changed online (only backup.* can)");
-            }
-            next = next.with(e.getKey(), e.getValue());
-        }
-        next = next.adjusted();
-        config = next;
-        backupConfig.set(next.backup());
-        LOG.info("online config change: {}", changes);
+    /** Online config change, as TiKV's {@code POST /config}: see {@link ConfigController#update}. */
+    public void updateConfig(Map<String, Object> changes) {
+        configs.update(changes);
     }
 
     public Engine engine() {
@@ -369,27 +351,6 @@ public final class FakeTikvServer implements AutoCloseable {
         return "fake-tikv ready: addr=" + addr() + " status=" + statusAddr() + " cluster-id=" + clusterId() + " store-id=" + storeId();
     }
 
-    /** The config as {@code GET /config} shows it: every key, with the addresses actually bound. */
-    public Map<String, Object> effectiveConfig() {
-        Map<String, Object> m = config.toMap();
-        m.put(TikvConfig.SERVER_ADDR.name(), addr());
-        m.put(TikvConfig.STATUS_ADDR.name(), statusAddr());
-        return m;
-    }
-
-    /** What {@code GET /status} answers. */
-    public ObjectNode statusNode() {
-        var o = new ObjectMapper().createObjectNode();
-        o.put("store_id", storeId());
-        o.put("cluster_id", Long.toUnsignedString(clusterId()));
-        o.put("addr", addr());
-        o.put("status_addr", statusAddr());
-        o.put("regions", regions.size());
-        o.put("version", "5.4.0");
-        o.put("busy_workers", endpoint.busyWorkers());
-        return o;
-    }
-
     public Faults faults() {
         return faults;
     }
@@ -414,7 +375,7 @@ public final class FakeTikvServer implements AutoCloseable {
 
     /** {@code http://host:port} of the status server. */
     public String statusUrl() {
-        return (config.tls() ? "https://" : "http://") + statusAddr();
+        return (configs.config().tls() ? "https://" : "http://") + statusAddr();
     }
 
     public void awaitTermination() throws InterruptedException {

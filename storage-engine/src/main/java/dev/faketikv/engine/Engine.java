@@ -6,10 +6,14 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.rocksdb.ColumnFamilyDescriptor;
 import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.DBOptions;
+import org.rocksdb.FlushOptions;
+import org.rocksdb.IngestExternalFileOptions;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.WriteBatch;
@@ -21,8 +25,12 @@ import org.rocksdb.WriteOptions;
  * is what TiKV's backup would write.
  *
  * <p>Mirrors the role of {@code engine_rocks::RocksEngine} (kv DB) in TiKV v5.4.0. Thread-safe: RocksDB
- * handles concurrent readers and writers; {@link #close()} must run after every {@link EngineSnapshot}
- * and {@link EngineIterator} is closed.
+ * handles concurrent readers and writers.
+ *
+ * <p>Lifecycle: the engine counts the {@link EngineSnapshot}s and {@link EngineIterator}s it handed out
+ * and not yet closed; {@link #close()} refuses (an {@link IllegalStateException} naming how many are
+ * open) while any remains, since freeing the DB under them would crash in native code. The engine stays
+ * usable after such a refusal, and closes once they are closed. A second {@code close()} does nothing.
  */
 public final class Engine implements AutoCloseable {
     static {
@@ -35,6 +43,12 @@ public final class Engine implements AutoCloseable {
     private final RocksDB db;
     private final List<ColumnFamilyHandle> handles;
     private final Map<Cf, ColumnFamilyHandle> byCf = new EnumMap<>(Cf.class);
+    /** Snapshots handed out and not yet closed. */
+    private final AtomicInteger openSnapshots = new AtomicInteger();
+    /** Iterators handed out (by snapshots) and not yet closed. */
+    private final AtomicInteger openIterators = new AtomicInteger();
+    /** Set once by the {@link #close()} that frees the native DB. */
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private Engine(Path dir, DBOptions dbOptions, ColumnFamilyOptions cfOptions, RocksDB db, List<ColumnFamilyHandle> handles) {
         this.dir = dir;
@@ -104,7 +118,41 @@ public final class Engine implements AutoCloseable {
 
     /** A consistent point-in-time view; close it when done. */
     public EngineSnapshot snapshot() {
-        return new EngineSnapshot(this, db.getSnapshot());
+        if (closed.get()) {
+            throw new IllegalStateException("engine at " + dir + " is closed");
+        }
+        openSnapshots.incrementAndGet();
+        try {
+            return new EngineSnapshot(this, db.getSnapshot());
+        } catch (RuntimeException | Error e) {
+            openSnapshots.decrementAndGet();
+            throw e;
+        }
+    }
+
+    /** Called once by each snapshot's first {@code close()}. */
+    void snapshotClosed() {
+        openSnapshots.decrementAndGet();
+    }
+
+    /** Called by each new iterator once its native parts exist. */
+    void iteratorOpened() {
+        openIterators.incrementAndGet();
+    }
+
+    /** Called once by each iterator's first {@code close()}. */
+    void iteratorClosed() {
+        openIterators.decrementAndGet();
+    }
+
+    /** Snapshots not yet closed (for tests and diagnostics). */
+    public int openSnapshots() {
+        return openSnapshots.get();
+    }
+
+    /** Iterators not yet closed (for tests and diagnostics). */
+    public int openIterators() {
+        return openIterators.get();
     }
 
     /** Reads the latest value of {@code key} in {@code cf}, or null. */
@@ -169,7 +217,7 @@ public final class Engine implements AutoCloseable {
 
     /** Flushes memtables of every CF to SST files. */
     public void flush() {
-        try (org.rocksdb.FlushOptions fo = new org.rocksdb.FlushOptions().setWaitForFlush(true)) {
+        try (FlushOptions fo = new FlushOptions().setWaitForFlush(true)) {
             db.flush(fo, handles);
         } catch (RocksDBException e) {
             throw new EngineException("flush failed: " + e.getMessage(), e);
@@ -200,7 +248,7 @@ public final class Engine implements AutoCloseable {
         for (Path f : files) {
             paths.add(f.toString());
         }
-        try (org.rocksdb.IngestExternalFileOptions o = new org.rocksdb.IngestExternalFileOptions()) {
+        try (IngestExternalFileOptions o = new IngestExternalFileOptions()) {
             o.setMoveFiles(true);
             o.setSnapshotConsistency(true);
             o.setAllowGlobalSeqNo(true);
@@ -211,8 +259,22 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /**
+     * Frees the native DB. Throws {@link IllegalStateException} naming the snapshots and iterators still
+     * open (the engine is then left open and usable); a second call does nothing.
+     */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed.get()) {
+            return;
+        }
+        int snapshots = openSnapshots.get();
+        int iterators = openIterators.get();
+        if (snapshots > 0 || iterators > 0) {
+            throw new IllegalStateException("engine at " + dir + " still has " + snapshots + " open snapshot(s) and "
+                    + iterators + " open iterator(s); close them before the engine");
+        }
+        closed.set(true);
         for (ColumnFamilyHandle h : handles) {
             h.close();
         }

@@ -1,21 +1,29 @@
 package dev.faketikv.engine;
 
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.rocksdb.ReadOptions;
+import org.rocksdb.RocksDBException;
 import org.rocksdb.RocksIterator;
 import org.rocksdb.Slice;
 import org.rocksdb.Snapshot;
 
 /**
  * A bounded forward/backward cursor over one column family. Owns its native read options and bound
- * slices and releases them in {@link #close()}. Not thread-safe.
+ * slices and releases them in {@link #close()}; the engine counts it as open until then. Not
+ * thread-safe; use after close is undefined. {@link #close()} is idempotent (a compare-and-set flag): only
+ * the first call frees the native iterator, options and slices.
  */
 public final class EngineIterator implements AutoCloseable {
     private final ReadOptions options;
     private final Slice lowerSlice;
     private final Slice upperSlice;
     private final RocksIterator it;
+    private final Engine engine;
+    /** Set by the first {@link #close()}, which alone frees the native parts. */
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     EngineIterator(Engine engine, Cf cf, Snapshot snapshot, byte[] lower, byte[] upper) {
+        this.engine = engine;
         options = new ReadOptions().setFillCache(false);
         if (snapshot != null) {
             options.setSnapshot(snapshot);
@@ -29,6 +37,7 @@ public final class EngineIterator implements AutoCloseable {
             options.setIterateUpperBound(upperSlice);
         }
         it = engine.db().newIterator(engine.handle(cf), options);
+        engine.iteratorOpened();
     }
 
     public void seekToFirst() {
@@ -59,13 +68,17 @@ public final class EngineIterator implements AutoCloseable {
     public void checkStatus() {
         try {
             it.status();
-        } catch (org.rocksdb.RocksDBException e) {
+        } catch (RocksDBException e) {
             throw new EngineException("iterator failed: " + e.getMessage(), e);
         }
     }
 
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        engine.iteratorClosed();
         it.close();
         options.close();
         if (lowerSlice != null) {

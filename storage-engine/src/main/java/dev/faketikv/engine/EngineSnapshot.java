@@ -1,5 +1,6 @@
 package dev.faketikv.engine;
 
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDBException;
 import org.rocksdb.Snapshot;
@@ -10,12 +11,16 @@ import org.rocksdb.Snapshot;
  * as backup asks).
  *
  * <p>Thread-safe for reads; iterators it hands out belong to one thread each. Close iterators first,
- * then the snapshot.
+ * then the snapshot. As with RocksDB's own native references, use after close is undefined; the intended
+ * path is try-with-resources. {@link #close()} is idempotent: only the first call releases the native
+ * snapshot (RocksDB's {@code Snapshot} is freed by the database, not by the object), later calls do nothing.
  */
 public final class EngineSnapshot implements AutoCloseable {
     private final Engine engine;
     private final Snapshot snapshot;
     private final ReadOptions pointRead;
+    /** Set by the first {@link #close()}, which alone releases the native snapshot. */
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     EngineSnapshot(Engine engine, Snapshot snapshot) {
         this.engine = engine;
@@ -43,6 +48,10 @@ public final class EngineSnapshot implements AutoCloseable {
 
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        engine.snapshotClosed();
         pointRead.close();
         engine.db().releaseSnapshot(snapshot);
         snapshot.close();

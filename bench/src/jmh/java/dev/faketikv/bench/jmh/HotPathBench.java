@@ -27,7 +27,8 @@ import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * The hot pieces of a backup, one by one: the key codec, CRC-64/XZ, MVCC record decoding and SST
- * building. Run: {@code java -cp "bench/target/fake-tikv-bench.jar:bench/target/lib/*" org.openjdk.jmh.Main HotPathBench}.
+ * building. Run (after {@code ./mvnw -B -ntp -DskipTests package}):
+ * {@code java -cp "bench/target/fake-tikv-bench-jmh.jar:bench/target/fake-tikv-bench.jar:bench/target/lib/*:bench/target/jmh-lib/*" org.openjdk.jmh.Main HotPathBench}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)

@@ -30,7 +30,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * ThreadPoolExecutor on backup-shaped tasks: a batch of 1,000 tasks submitted from outside, each a
  * CRC-64 over {@code work} bytes (a region's worth of checksum work scaled down), half of them
  * re-submitting a follow-up from inside the pool (as a scan worker re-submits itself after a batch).
- * Throughput = batches per second, 2 worker threads.
+ * Throughput = batches per second, 2 worker threads. Run (after {@code ./mvnw -B -ntp -DskipTests package}):
+ * {@code java -cp "bench/target/fake-tikv-bench-jmh.jar:bench/target/fake-tikv-bench.jar:bench/target/lib/*:bench/target/jmh-lib/*" org.openjdk.jmh.Main PoolBench}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)

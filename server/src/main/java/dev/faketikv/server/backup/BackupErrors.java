@@ -6,7 +6,10 @@ import dev.faketikv.engine.codec.CodecException;
 import dev.faketikv.engine.mvcc.KeyLockedException;
 import dev.faketikv.engine.mvcc.Lock;
 import dev.faketikv.engine.mvcc.MvccException;
+import dev.faketikv.server.control.FailPoints.FailPointPanic;
+import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.storage.StorageException;
+import java.io.IOException;
 import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Kvrpcpb;
 
@@ -14,29 +17,40 @@ import org.tikv.kvproto.Kvrpcpb;
  * Turns what went wrong into a {@code backup.Error}: TiKV's {@code From<Error> for brpb::Error}
  * ({@code components/backup/src/errors.rs}). Exactly one of: {@code region_error} (msg empty),
  * {@code kv_error.locked} (msg empty), {@code cluster_id_error}, or {@code msg} alone holding the
- * Rust-Debug-like text of the error. Each conversion counts {@code tikv_backup_error_counter{error}}.
+ * Rust-Debug-like text of the error.
+ *
+ * <p>As in TiKV, where each match arm of the conversion also bumps {@code tikv_backup_error_counter{error}}
+ * (errors.rs:74-112 at b5262299), converting and counting happen here together: every error that reaches a
+ * response goes through {@link #convert} or {@link #clusterIdMismatch}, which count its label (uncommon
+ * region errors are not counted, as in TiKV). Stateless.
  */
 public final class BackupErrors {
     private BackupErrors() {}
 
-    /** The error and its counter label (null = not counted, as TiKV for uncommon region errors). */
-    public record Converted(Brpb.Error error, String label) {}
-
-    public static Converted convert(Throwable e) {
+    /** {@code e} as a {@code backup.Error}, counted in {@code metrics} under its label. */
+    public static Brpb.Error convert(Throwable e, BackupMetrics metrics) {
         if (e instanceof RegionErrorException re) {
-            return new Converted(Brpb.Error.newBuilder().setRegionError(re.error()).build(), re.label());
+            return counted(Brpb.Error.newBuilder().setRegionError(re.error()).build(), re.label(), metrics);
         }
         if (e instanceof KeyLockedException kl) {
             Kvrpcpb.KeyError ke = Kvrpcpb.KeyError.newBuilder().setLocked(lockInfo(kl.rawKey(), kl.lock())).build();
-            return new Converted(Brpb.Error.newBuilder().setKvError(ke).build(), "key_is_locked");
+            return counted(Brpb.Error.newBuilder().setKvError(ke).build(), "key_is_locked", metrics);
         }
-        return new Converted(Brpb.Error.newBuilder().setMsg(debugText(e)).build(), "other");
+        return counted(Brpb.Error.newBuilder().setMsg(debugText(e)).build(), "other", metrics);
     }
 
-    /** {@code ClusterIDError{current, request}}. */
-    public static Converted clusterIdMismatch(long current, long request) {
+    /** {@code ClusterIDError{current, request}}, counted as {@code cluster_mismatch}. */
+    public static Brpb.Error clusterIdMismatch(long current, long request, BackupMetrics metrics) {
         Brpb.ClusterIDError c = Brpb.ClusterIDError.newBuilder().setCurrent(current).setRequest(request).build();
-        return new Converted(Brpb.Error.newBuilder().setClusterIdError(c).build(), "cluster_mismatch");
+        return counted(Brpb.Error.newBuilder().setClusterIdError(c).build(), "cluster_mismatch", metrics);
+    }
+
+    /** Counts {@code label} (null = not counted) and returns {@code error}. */
+    private static Brpb.Error counted(Brpb.Error error, String label, BackupMetrics metrics) {
+        if (label != null) {
+            metrics.countError(label);
+        }
+        return error;
     }
 
     /** {@code Lock::into_lock_info}. */
@@ -67,13 +81,13 @@ public final class BackupErrors {
         if (e instanceof StorageException se) {
             return se.debug();
         }
-        if (e instanceof java.io.IOException io) {
+        if (e instanceof IOException io) {
             return StorageException.of(io).debug();
         }
         if (e instanceof EncrypterException || e instanceof InjectedError) {
             return e.getMessage();
         }
-        if (e instanceof dev.faketikv.server.control.FailPoints.FailPointPanic) {
+        if (e instanceof FailPointPanic) {
             return "Other(" + StorageException.quote(e.getMessage()) + ")";
         }
         if (e instanceof MvccException || e instanceof CodecException) {

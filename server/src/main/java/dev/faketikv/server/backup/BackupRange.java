@@ -73,7 +73,7 @@ public record BackupRange(byte[] startKey, byte[] endKey, Region region, Peer le
                     }
                     long before = writer.totalBytes();
                     writer.write(batch, true);
-                    ctx.endpoint().throttleScan(writer.totalBytes() - before, ctx.task()::cancelled);
+                    ctx.throttleScan(writer.totalBytes() - before);
                 }
                 ctx.save(new FileGroup(prefix, writer.finish(), groupStart, rangeEnd,
                         ctx.task().startVersion(), ctx.task().endVersion(), false));
@@ -82,7 +82,7 @@ public record BackupRange(byte[] startKey, byte[] endKey, Region region, Peer le
             }
             Duration took = Duration.ofNanos(System.nanoTime() - scanStart);
             ctx.metrics().observeRange("scan", took);
-            ctx.endpoint().trace().step(ctx.task().number(), "region %d scanned and its SSTs built in %d ms", region.id(), took.toMillis());
+            ctx.trace("region %d scanned and its SSTs built in %d ms", region.id(), took.toMillis());
             if (took.compareTo(SLOW_SCAN) > 0) {
                 LOG.warn("backup scan takes long time. region={} take={}", region.id(), took);
             }
@@ -108,11 +108,11 @@ public record BackupRange(byte[] startKey, byte[] endKey, Region region, Peer le
                     if (++inBatch == BATCH_LIMIT) {
                         inBatch = 0;
                         ctx.checkCancelled();
-                        ctx.endpoint().throttleScan(batchBytes, ctx.task()::cancelled);
+                        ctx.throttleScan(batchBytes);
                         batchBytes = 0;
                     }
                 }
-                ctx.endpoint().throttleScan(batchBytes, ctx.task()::cancelled);
+                ctx.throttleScan(batchBytes);
                 it.checkStatus();
                 ctx.checkCancelled();
                 ctx.save(new FileGroup(prefix, writer.finish(), start, end, 0, 0, true));

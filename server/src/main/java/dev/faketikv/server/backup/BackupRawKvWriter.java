@@ -2,6 +2,7 @@ package dev.faketikv.server.backup;
 
 import dev.faketikv.engine.sst.SstCompression;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -20,7 +21,7 @@ public final class BackupRawKvWriter implements AutoCloseable {
     /** Adds one stored pair; {@code dataKey} is {@code z ++ key}. */
     public void write(byte[] dataKey, byte[] value) {
         writer.put(dataKey, value);
-        writer.account(java.util.Arrays.copyOfRange(dataKey, 1, dataKey.length), value, false);
+        writer.account(Arrays.copyOfRange(dataKey, 1, dataKey.length), value, false);
     }
 
     public List<BuiltFile> finish() {

@@ -1,5 +1,7 @@
 package dev.faketikv.server.backup;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -21,7 +23,7 @@ public final class ControlThreadPool implements AutoCloseable {
 
     private final IntConsumer sizeGauge;
     private final AtomicInteger threadSeq = new AtomicInteger();
-    private final java.util.List<ThreadPoolExecutor> retired = new java.util.ArrayList<>();
+    private final List<ThreadPoolExecutor> retired = new ArrayList<>();
     private ThreadPoolExecutor pool;
     private int size;
 

@@ -6,31 +6,47 @@ import dev.faketikv.engine.region.Peer;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.engine.region.RegionMap;
 import dev.faketikv.server.config.BackupConfig;
+import dev.faketikv.server.config.TikvConfig;
+import dev.faketikv.server.control.FaultRules;
+import dev.faketikv.server.control.FaultRules.Action;
+import dev.faketikv.server.control.FaultRules.Rule;
+import dev.faketikv.server.control.Faults;
+import dev.faketikv.server.control.Trace;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.storage.ExternalStorage;
-import dev.faketikv.server.storage.ExternalStorages;
+import dev.faketikv.server.storage.Limiter;
 import dev.faketikv.server.storage.StorageException;
+import dev.faketikv.server.worker.Runnable;
+import io.grpc.Status;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tikv.kvproto.Brpb.BackupResponse;
 import org.tikv.kvproto.Brpb.StorageBackend;
 import org.tikv.kvproto.Errorpb;
+import org.tikv.kvproto.Kvrpcpb.APIVersion;
 
 /**
  * The backup endpoint: TiKV's {@code Endpoint} ({@code components/backup/src/endpoint.rs}), the
- * {@link dev.faketikv.server.worker.Runnable} behind the {@code backup-endpoint} lazy worker.
+ * {@link Runnable} behind the {@code backup-endpoint} lazy worker.
  *
  * <p>{@link #run(Task)} drops a task whose client already left; otherwise it does what
  * {@code handle_backup_task} does and returns at once: check the cluster id (fake-tikv's addition), create
@@ -43,10 +59,15 @@ import org.tikv.kvproto.Errorpb;
  * <p>Also does raftstore's part for a snapshot read ({@link #snapshot}): the region must still exist,
  * be led here by the same peer, with the same epoch version.
  *
+ * <p>Lifecycle (grpc-java's {@code ServerImpl} shape): the constructor ({@code Endpoint::new}, one
+ * {@link Deps} as TiKV takes one config struct) only builds the pools, whose threads start lazily;
+ * {@link #start()} empties the scratch folder and starts the {@link SoftLimitKeeper}, once;
+ * {@link #close()} stops the pools.
+ *
  * <p>Threading: {@code run} is called on the background worker, one task at a time; everything else is
  * thread-safe.
  */
-public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>, AutoCloseable {
+public final class Endpoint implements Runnable<Task>, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Endpoint.class);
     /** raftstore's {@code MAX_REGIONS_IN_ERROR}. */
     private static final int MAX_REGIONS_IN_ERROR = 10;
@@ -57,60 +78,89 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         ExternalStorage create(StorageBackend backend) throws StorageException;
     }
 
-    private final long storeId;
-    private final Engine engine;
-    private final RegionMap regions;
-    private final Supplier<BackupConfig> config;
-    private final long clusterId;
-    private final boolean checkClusterId;
-    private final int apiVersion;
-    private final Path scratchDir;
-    private final BackupMetrics metrics;
-    private final StorageFactory storages;
-    private final dev.faketikv.server.control.Faults faults;
-    private volatile dev.faketikv.server.control.Trace trace = new dev.faketikv.server.control.Trace(false);
-    private final ControlThreadPool controlPool;
-    private final ThreadPoolExecutor ioPool;
-    private final SoftLimit softLimit;
-    private final java.util.concurrent.ScheduledExecutorService timer;
-    private final SoftLimitKeeper keeper;
-    private final AtomicLong scratchSeq = new AtomicLong();
-    private final long scanRatePerThread;
-    private final ThreadLocal<dev.faketikv.server.storage.Limiter> scanLimiter;
-
-    public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
-                    boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages) {
-        this(storeId, engine, regions, config, clusterId, checkClusterId, apiVersion, scratchDir, metrics, storages,
-                dev.faketikv.server.control.Faults.none());
-    }
-
-    public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
-                    boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages,
-                    dev.faketikv.server.control.Faults faults) {
-        this(storeId, engine, regions, config, clusterId, checkClusterId, apiVersion, scratchDir, metrics, storages, faults, 0);
+    /**
+     * Who this store is to a backup request.
+     *
+     * @param checkClusterId refuse a request naming another cluster ({@code fake.check-cluster-id})
+     * @param apiVersion     1 or 2, echoed in every response ({@code storage.api-version})
+     */
+    public record StoreIdentity(long storeId, long clusterId, boolean checkClusterId, int apiVersion) {
     }
 
     /**
+     * The parts an endpoint uses and does not own: the data it reads, the live backup config, and where
+     * it reports.
+     *
+     * @param config read at each request (an online change applies to the next one)
+     * @param trace  request traces ({@code serve --trace})
+     */
+    public record Collaborators(Engine engine, RegionMap regions, Supplier<BackupConfig> config, BackupMetrics metrics,
+                                StorageFactory storages, Faults faults, Trace trace) {
+        public Collaborators {
+            Objects.requireNonNull(engine, "engine");
+            Objects.requireNonNull(regions, "regions");
+            Objects.requireNonNull(config, "config");
+            Objects.requireNonNull(metrics, "metrics");
+            Objects.requireNonNull(storages, "storages");
+            Objects.requireNonNull(faults, "faults");
+            Objects.requireNonNull(trace, "trace");
+        }
+    }
+
+    /**
+     * Everything an endpoint is built from.
+     *
+     * @param scratchDir        where SSTs are built before upload; emptied by {@link #start()}
      * @param scanRatePerThread cap on logical KV bytes/s per scan thread ({@code fake.scan-rate-per-thread};
      *                          0 = unlimited), to make a load test behave like a real TiKV node
      */
-    public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
-                    boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics, StorageFactory storages,
-                    dev.faketikv.server.control.Faults faults, long scanRatePerThread) {
-        this.faults = faults;
-        this.scanRatePerThread = scanRatePerThread;
-        this.scanLimiter = ThreadLocal.withInitial(() -> new dev.faketikv.server.storage.Limiter(scanRatePerThread, System::nanoTime));
-        this.storeId = storeId;
-        this.engine = engine;
-        this.regions = regions;
-        this.config = config;
-        this.clusterId = clusterId;
-        this.checkClusterId = checkClusterId;
-        this.apiVersion = apiVersion;
-        this.scratchDir = scratchDir;
-        this.metrics = metrics;
-        this.storages = storages;
-        resetScratch(scratchDir);
+    public record Deps(StoreIdentity store, Path scratchDir, long scanRatePerThread, Collaborators with) {
+        public Deps {
+            Objects.requireNonNull(store, "store");
+            Objects.requireNonNull(scratchDir, "scratchDir");
+            Objects.requireNonNull(with, "with");
+            if (scanRatePerThread < 0) {
+                throw new IllegalArgumentException("scanRatePerThread must be >= 0: " + scanRatePerThread);
+            }
+        }
+    }
+
+    private final StoreIdentity store;
+    private final Path scratchDir;
+    private final long scanRatePerThread;
+    private final Engine engine;
+    private final RegionMap regions;
+    private final Supplier<BackupConfig> config;
+    private final BackupMetrics metrics;
+    private final StorageFactory storages;
+    private final Faults faults;
+    private final Trace trace;
+    private final ControlThreadPool controlPool;
+    private final ThreadPoolExecutor ioPool;
+    private final SoftLimit softLimit;
+    private final ScheduledExecutorService timer;
+    private final SoftLimitKeeper keeper;
+    /** Numbers scratch files; shared by every request's workers. */
+    private final AtomicLong scratchSeq = new AtomicLong();
+    /** One limiter per scan thread, so each thread gets the whole per-thread rate. */
+    private final ThreadLocal<Limiter> scanLimiter;
+    /** Set by the one {@link #start()} allowed. */
+    private final AtomicBoolean started = new AtomicBoolean();
+
+    public Endpoint(Deps deps) {
+        Objects.requireNonNull(deps, "deps");
+        this.store = deps.store();
+        this.scratchDir = deps.scratchDir();
+        this.scanRatePerThread = deps.scanRatePerThread();
+        Collaborators with = deps.with();
+        this.engine = with.engine();
+        this.regions = with.regions();
+        this.config = with.config();
+        this.metrics = with.metrics();
+        this.storages = with.storages();
+        this.faults = with.faults();
+        this.trace = with.trace();
+        this.scanLimiter = ThreadLocal.withInitial(() -> new Limiter(scanRatePerThread, System::nanoTime));
         BackupConfig c = config.get();
         this.controlPool = new ControlThreadPool(metrics::setThreadPoolSize);
         AtomicInteger ioSeq = new AtomicInteger();
@@ -122,19 +172,27 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
                 });
         this.softLimit = new SoftLimit(c.numThreads());
         metrics.setSoftLimit(c.numThreads());
-        this.timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "timer");
             t.setDaemon(true);
             return t;
         });
-        this.keeper = new SoftLimitKeeper(softLimit, config, new SoftLimitKeeper.ProcSampler(),
-                dev.faketikv.server.config.TikvConfig::cpuQuota, metrics, timer);
-        keeper.start();
+        this.keeper = new SoftLimitKeeper(softLimit, config, new SoftLimitKeeper.ProcSampler(), TikvConfig::cpuQuota,
+                metrics, timer);
     }
 
-    public Endpoint(long storeId, Engine engine, RegionMap regions, Supplier<BackupConfig> config, long clusterId,
-                    boolean checkClusterId, int apiVersion, Path scratchDir, BackupMetrics metrics) {
-        this(storeId, engine, regions, config, clusterId, checkClusterId, apiVersion, scratchDir, metrics, ExternalStorages::create);
+    /**
+     * Empties the scratch folder (files a previous run left) and starts the soft-limit keeper. Call once,
+     * before the first task is scheduled.
+     *
+     * @throws IllegalStateException when already started, or the scratch folder cannot be prepared
+     */
+    public void start() {
+        if (!started.compareAndSet(false, true)) {
+            throw new IllegalStateException("endpoint already started");
+        }
+        resetScratch(scratchDir);
+        keeper.start();
     }
 
     private static void resetScratch(Path dir) {
@@ -170,11 +228,9 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         } catch (Throwable e) {
             LOG.error("error during backup: {}", task, e);
             try {
-                BackupErrors.Converted c = BackupErrors.convert(e);
-                countError(c.label());
-                task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
+                task.sink().send(BackupResponse.newBuilder().setError(BackupErrors.convert(e, metrics)).build());
             } catch (Throwable again) {
-                task.sink().fail("UNAVAILABLE", "fake-tikv failed: " + again);
+                task.sink().fail(Status.Code.UNAVAILABLE, "fake-tikv failed: " + again);
             }
         } finally {
             task.sink().release();
@@ -182,17 +238,9 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
     }
 
     private void handleBackupTask(Task task) {
-        long requested = task.request().getClusterId();
-        dev.faketikv.server.control.FaultRules.Rule rule = faults.rules().forRequest(new dev.faketikv.server.control.FaultRules.Site(
-                task.number(), storeId, task.isRawKv(), task.cf().cfName(), null, null, null));
-        if (rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.CLUSTER_ID_MISMATCH) {
-            requested = requested != 0 && requested != clusterId ? requested : clusterId + 1;
-        }
-        boolean injected = rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.CLUSTER_ID_MISMATCH;
-        if ((checkClusterId || injected) && requested != 0 && requested != clusterId) {
-            BackupErrors.Converted c = BackupErrors.clusterIdMismatch(clusterId, requested);
-            countError(c.label());
-            task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
+        Rule rule = faults.rules().forRequest(new FaultRules.Site(
+                task.number(), store.storeId(), task.isRawKv(), task.cf().cfName(), null, null, null));
+        if (clusterIdMismatch(task, rule)) {
             return;
         }
         ExternalStorage storage;
@@ -203,30 +251,54 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
             task.sink().onComplete(storage::close);
         } catch (StorageException e) {
             LOG.error("backup create storage failed: {}", e.getMessage());
-            BackupErrors.Converted c = BackupErrors.convert(e);
-            countError(c.label());
-            task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
+            task.sink().send(BackupResponse.newBuilder().setError(BackupErrors.convert(e, metrics)).build());
             return;
         }
         BackupConfig cfg = config.get();
         controlPool.adjustWith(cfg.numThreads());
         trace.step(task.number(), "set up: storage=%s, %d scan workers on bkwkr (pool size %d), batch-size %d, soft limit %d",
                 storage.name(), cfg.numThreads(), controlPool.size(), cfg.batchSize(), softLimit.cap());
-        Progress progress = new Progress(storeId, regions, task.startKey(), task.endKey(), task.isRawKv(), task.cf());
-        dev.faketikv.server.storage.Limiter throttle = rule != null && rule.action() == dev.faketikv.server.control.FaultRules.Action.THROTTLE
-                ? new dev.faketikv.server.storage.Limiter(rule.rate(), System::nanoTime) : null;
-        boolean holds = rule != null && (rule.action() == dev.faketikv.server.control.FaultRules.Action.DELAY
-                || rule.action() == dev.faketikv.server.control.FaultRules.Action.HANG
-                || rule.action() == dev.faketikv.server.control.FaultRules.Action.GRPC_STATUS);
-        RequestContext ctx = new RequestContext(this, task, storage, cfg, progress, throttle, holds ? rule : null);
+        Progress progress = new Progress(store.storeId(), regions, task.startKey(), task.endKey(), task.isRawKv(), task.cf());
+        RequestContext ctx = new RequestContext(this, task, storage, cfg, progress, throttleOf(rule), holdOf(rule));
         for (int i = 0; i < cfg.numThreads(); i++) {
             task.sink().retain();
             try {
                 controlPool.current().execute(new ScanWorker(ctx));
-            } catch (java.util.concurrent.RejectedExecutionException e) {
+            } catch (RejectedExecutionException e) {
                 task.sink().release();
             }
         }
+    }
+
+    /**
+     * The cluster-id check (fake-tikv's addition, or forced by a {@code cluster_id_mismatch} rule); true
+     * when it answered the request with {@code cluster_id_error}.
+     */
+    private boolean clusterIdMismatch(Task task, Rule rule) {
+        long current = store.clusterId();
+        long requested = task.request().getClusterId();
+        boolean injected = rule != null && rule.action() == Action.CLUSTER_ID_MISMATCH;
+        if (injected) {
+            requested = requested != 0 && requested != current ? requested : current + 1;
+        }
+        if ((store.checkClusterId() || injected) && requested != 0 && requested != current) {
+            task.sink().send(BackupResponse.newBuilder()
+                    .setError(BackupErrors.clusterIdMismatch(current, requested, metrics)).build());
+            return true;
+        }
+        return false;
+    }
+
+    /** A {@code throttle} rule's extra upload limit for the request, or null. */
+    private static Limiter throttleOf(Rule rule) {
+        return rule != null && rule.action() == Action.THROTTLE ? new Limiter(rule.rate(), System::nanoTime) : null;
+    }
+
+    /** A request-wide {@code delay}/{@code hang}/{@code grpc_status} rule, applied before any range; or null. */
+    private static Rule holdOf(Rule rule) {
+        boolean holds = rule != null && (rule.action() == Action.DELAY || rule.action() == Action.HANG
+                || rule.action() == Action.GRPC_STATUS);
+        return holds ? rule : null;
     }
 
     /** A snapshot for {@code range}, after the checks raftstore's read path makes. */
@@ -236,6 +308,7 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         if (cur == null) {
             throw RegionErrorException.regionNotFound(sent.id());
         }
+        long storeId = store.storeId();
         if (cur.leaderStoreId() != storeId) {
             throw RegionErrorException.notLeader(cur.id(), cur.leader());
         }
@@ -243,13 +316,13 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         if (mine == null || range.leader() == null || mine.id() != range.leader().id()) {
             String msg = "\"[components/raftstore/src/store/util.rs:350]: mismatch peer id "
                     + (range.leader() == null ? 0 : range.leader().id()) + " != " + (mine == null ? 0 : mine.id()) + "\"";
-            throw regionError(Errorpb.Error.newBuilder().setMessage(msg), null);
+            throw new RegionErrorException(Errorpb.Error.newBuilder().setMessage(msg).build(), null);
         }
         if (cur.version() != sent.version()) {
             // raftstore's collect_sibling_region with right-derived splits: the regions split off to the
             // left, walking left, as many as the version moved on, at most MAX_REGIONS_IN_ERROR
             long siblings = Math.min(MAX_REGIONS_IN_ERROR, Math.max(0, cur.version() - sent.version()));
-            java.util.List<Region> left = new java.util.ArrayList<>();
+            List<Region> left = new ArrayList<>();
             Region r = cur;
             for (long i = 0; i < siblings && r.startKey().length > 0; i++) {
                 r = regions.leftOf(r);
@@ -263,47 +336,24 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
         return engine.snapshot();
     }
 
-    private static RegionErrorException regionError(Errorpb.Error.Builder b, String label) {
-        return new RegionErrorException(b.build(), label);
-    }
-
-    void countError(String label) {
-        if (label != null) {
-            metrics.countError(label);
-        }
-    }
-
     long storeId() {
-        return storeId;
+        return store.storeId();
     }
 
-    int apiVersion() {
-        return apiVersion;
+    APIVersion apiVersionPb() {
+        return store.apiVersion() == 2 ? APIVersion.V2 : APIVersion.V1;
     }
 
-    org.tikv.kvproto.Kvrpcpb.APIVersion apiVersionPb() {
-        return apiVersion == 2 ? org.tikv.kvproto.Kvrpcpb.APIVersion.V2 : org.tikv.kvproto.Kvrpcpb.APIVersion.V1;
-    }
-
-    public dev.faketikv.server.control.Faults faults() {
+    Faults faults() {
         return faults;
     }
 
-    public dev.faketikv.server.control.Trace trace() {
+    Trace trace() {
         return trace;
     }
 
-    /** Uses {@code t} for request traces ({@code serve --trace}). */
-    public void trace(dev.faketikv.server.control.Trace t) {
-        this.trace = t;
-    }
-
-    Path scratchDir() {
-        return scratchDir;
-    }
-
     /** Holds the calling scan thread back to {@code fake.scan-rate-per-thread} after it produced {@code bytes}. */
-    void throttleScan(long bytes, java.util.function.BooleanSupplier cancelled) {
+    void throttleScan(long bytes, BooleanSupplier cancelled) {
         if (scanRatePerThread <= 0 || bytes <= 0) {
             return;
         }
@@ -317,6 +367,10 @@ public final class Endpoint implements dev.faketikv.server.worker.Runnable<Task>
                 return;
             }
         }
+    }
+
+    Path scratchDir() {
+        return scratchDir;
     }
 
     String nextScratchStem() {

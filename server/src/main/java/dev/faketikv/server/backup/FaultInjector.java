@@ -1,17 +1,20 @@
 package dev.faketikv.server.backup;
 
 import com.google.protobuf.ByteString;
+import dev.faketikv.engine.mvcc.KeyLockedException;
 import dev.faketikv.engine.mvcc.Lock;
 import dev.faketikv.engine.mvcc.LockType;
 import dev.faketikv.engine.region.Peer;
 import dev.faketikv.engine.region.Region;
+import dev.faketikv.server.control.FailPoints;
 import dev.faketikv.server.control.FaultRules;
 import dev.faketikv.server.control.FaultRules.Rule;
+import io.grpc.Status;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import org.tikv.kvproto.Brpb.BackupResponse;
 import org.tikv.kvproto.Errorpb;
-import org.tikv.kvproto.Metapb;
 
 /**
  * Applies fault rules and the {@code backup_before_scan} failpoint to one region range, before a scan
@@ -24,18 +27,18 @@ final class FaultInjector {
 
     /** True when the range was answered (or the call ended) by a fault and must not be backed up. */
     static boolean beforeRange(RequestContext ctx, BackupRange range) {
-        Optional<String> fp = ctx.endpoint().faults().failPoints().eval("backup_before_scan", ctx.task()::cancelled);
+        Optional<String> fp = ctx.failPoint("backup_before_scan");
         if (fp.isPresent()) {
             ctx.sendError(new InjectedError(fp.get()));
             return true;
         }
-        FaultRules rules = ctx.endpoint().faults().rules();
+        FaultRules rules = ctx.faultRules();
         if (rules.rules().isEmpty()) {
             return false;
         }
         byte[] start = ctx.responseKey(range.startKey());
         byte[] end = ctx.responseKey(range.endKey());
-        Rule r = rules.forRange(new FaultRules.Site(ctx.task().number(), ctx.endpoint().storeId(), ctx.task().isRawKv(),
+        Rule r = rules.forRange(new FaultRules.Site(ctx.task().number(), ctx.storeId(), ctx.task().isRawKv(),
                 ctx.task().cf().cfName(), range.region().id(), start, end));
         if (r == null) {
             return false;
@@ -51,24 +54,25 @@ final class FaultInjector {
     private static boolean apply(RequestContext ctx, Rule r, BackupRange range, byte[] start, byte[] end) {
         switch (r.action()) {
             case DELAY -> {
-                dev.faketikv.server.control.FailPoints.sleep(r.duration().toMillis(), ctx.task()::cancelled);
+                FailPoints.sleep(r.duration().toMillis(), ctx.task()::cancelled);
                 return false;
             }
             case HANG -> {
-                ctx.endpoint().faults().rules().awaitRelease(r, ctx.task()::cancelled);
+                ctx.faultRules().awaitRelease(r, ctx.task()::cancelled);
                 return false;
             }
             case GRPC_STATUS -> {
-                ctx.task().sink().fail(r.text("code", "UNAVAILABLE").toUpperCase(Locale.ROOT),
+                // the rule's code was checked when the rules were loaded (FaultRules)
+                ctx.fail(Status.Code.valueOf(r.text("code", "UNAVAILABLE").toUpperCase(Locale.ROOT)),
                         r.text("message", "injected by fake-tikv fault rule " + r.name()));
                 return true;
             }
             case STORAGE_ERROR -> {
-                ctx.endpoint().countError("other");
+                // msg is the rule's text as is (InjectedError's Debug text), counted as "other"
                 ctx.task().sink().send(BackupResponse.newBuilder()
-                        .setError(org.tikv.kvproto.Brpb.Error.newBuilder().setMsg(r.text("message", "injected storage error")))
+                        .setError(ctx.convert(new InjectedError(r.text("message", "injected storage error"))))
                         .setStartKey(ByteString.copyFrom(start)).setEndKey(ByteString.copyFrom(end))
-                        .setApiVersion(ctx.endpoint().apiVersionPb()).build());
+                        .setApiVersion(ctx.apiVersion()).build());
                 return true;
             }
             case KEY_LOCKED -> {
@@ -76,17 +80,17 @@ final class FaultInjector {
                 byte[] primary = r.hex("primary") != null ? r.hex("primary") : key;
                 long version = r.number("lock-version", Math.max(1, ctx.task().endVersion() - 1));
                 Lock lock = Lock.prewrite(LockType.PUT, primary, version, r.number("lock-ttl", 3000), null, 1);
-                ctx.sendError(new dev.faketikv.engine.mvcc.KeyLockedException(key, lock));
+                ctx.sendError(new KeyLockedException(key, lock));
                 return true;
             }
             default -> {
-                ctx.sendError(regionError(r, range.region(), ctx.endpoint().storeId()));
+                ctx.sendError(regionError(r, range.region()));
                 return true;
             }
         }
     }
 
-    private static RegionErrorException regionError(Rule r, Region region, long storeId) {
+    private static RegionErrorException regionError(Rule r, Region region) {
         long id = region.id();
         Errorpb.Error.Builder b = Errorpb.Error.newBuilder();
         String label;
@@ -101,7 +105,7 @@ final class FaultInjector {
                 return RegionErrorException.notLeader(id, hint);
             }
             case EPOCH_NOT_MATCH -> {
-                return RegionErrorException.epochNotMatch(region, java.util.List.of(), region.confVer(), region.version());
+                return RegionErrorException.epochNotMatch(region, List.of(), region.confVer(), region.version());
             }
             case REGION_NOT_FOUND -> {
                 return RegionErrorException.regionNotFound(id);

@@ -1,5 +1,6 @@
 package dev.faketikv.server.backup;
 
+import dev.faketikv.engine.Cf;
 import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.region.Peer;
 import dev.faketikv.engine.region.Region;
@@ -26,11 +27,11 @@ public final class Progress {
     private final RegionMap regions;
     private final byte[] endKey;
     private final boolean rawKv;
-    private final dev.faketikv.engine.Cf cf;
+    private final Cf cf;
     private byte[] nextStart;
     private boolean finished;
 
-    public Progress(long storeId, RegionMap regions, byte[] startKey, byte[] endKey, boolean rawKv, dev.faketikv.engine.Cf cf) {
+    public Progress(long storeId, RegionMap regions, byte[] startKey, byte[] endKey, boolean rawKv, Cf cf) {
         this.storeId = storeId;
         this.regions = regions;
         this.nextStart = startKey;

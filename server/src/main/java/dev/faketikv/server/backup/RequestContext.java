@@ -2,15 +2,30 @@ package dev.faketikv.server.backup;
 
 import dev.faketikv.engine.EngineSnapshot;
 import dev.faketikv.server.config.BackupConfig;
+import dev.faketikv.server.control.FailPoints.FailPointPanic;
+import dev.faketikv.server.control.FaultRules;
+import dev.faketikv.server.control.FaultRules.Rule;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.storage.ExternalStorage;
+import dev.faketikv.server.storage.Limiter;
+import io.grpc.Status;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Brpb.BackupResponse;
+import org.tikv.kvproto.Kvrpcpb.APIVersion;
 
 /**
  * What the workers of one request share: the task, its storage, the configuration read when the request
@@ -18,6 +33,10 @@ import org.tikv.kvproto.Brpb.BackupResponse;
  * flight to {@code num-threads + 1}, the capacity TiKV gets from {@code num-threads} save workers behind a
  * {@code bounded(1)} channel; a scan worker that finds no room waits (observed as
  * {@code tikv_backup_scan_wait_for_writer_seconds}).
+ *
+ * <p>It is also the workers' one door to the endpoint: its verbs ({@link #trace}, {@link #failPoint},
+ * {@link #resubmit}, {@link #throttleScan}, {@link #sendError}, {@link #fail}) are what TiKV's workers reach
+ * through the captured endpoint fields and channels of {@code spawn_backup_worker}.
  *
  * <p>Thread-safe.
  */
@@ -28,10 +47,12 @@ final class RequestContext {
     private final BackupConfig config;
     private final Progress progress;
     private final Semaphore saveSlots;
-    private final dev.faketikv.server.storage.Limiter throttle;
-    private final dev.faketikv.server.control.FaultRules.Rule hold;
-    private final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
-    private final java.util.concurrent.atomic.AtomicBoolean holding = new java.util.concurrent.atomic.AtomicBoolean();
+    private final Limiter throttle;
+    private final Rule hold;
+    /** Opened once the request-wide hold has been applied (at once when there is none). */
+    private final CountDownLatch held = new CountDownLatch(1);
+    /** Set by the one worker that applies the hold. */
+    private final AtomicBoolean holding = new AtomicBoolean();
 
     /**
      * @param throttle an extra upload limit from a {@code throttle} fault rule, or null
@@ -39,7 +60,7 @@ final class RequestContext {
      *                 range is served, or null
      */
     RequestContext(Endpoint endpoint, Task task, ExternalStorage storage, BackupConfig config, Progress progress,
-                   dev.faketikv.server.storage.Limiter throttle, dev.faketikv.server.control.FaultRules.Rule hold) {
+                   Limiter throttle, Rule hold) {
         this.endpoint = endpoint;
         this.task = task;
         this.storage = storage;
@@ -80,8 +101,8 @@ final class RequestContext {
     }
 
     /** The upload stream: the request's rate limit, then a fault rule's throttle. */
-    java.io.InputStream limit(java.io.InputStream in) {
-        java.io.InputStream out = task.limiter().wrap(in, task::cancelled);
+    InputStream limit(InputStream in) {
+        InputStream out = task.limiter().wrap(in, task::cancelled);
         return throttle == null ? out : throttle.wrap(out, task::cancelled);
     }
 
@@ -120,14 +141,60 @@ final class RequestContext {
         return endpoint.metrics();
     }
 
-    Endpoint endpoint() {
-        return endpoint;
+    long storeId() {
+        return endpoint.storeId();
+    }
+
+    /** The {@code api_version} every response carries. */
+    APIVersion apiVersion() {
+        return endpoint.apiVersionPb();
+    }
+
+    SoftLimit softLimit() {
+        return endpoint.softLimit();
+    }
+
+    FaultRules faultRules() {
+        return endpoint.faults().rules();
+    }
+
+    /** Adds a step to this request's trace ({@code serve --trace}); {@code format} as {@link String#format}. */
+    void trace(String format, Object... args) {
+        endpoint.trace().step(task.number(), format, args);
+    }
+
+    /** Evaluates failpoint {@code name} (a pause ends when the client leaves); the injected error text, if any. */
+    Optional<String> failPoint(String name) {
+        return endpoint.faults().failPoints().eval(name, task::cancelled);
+    }
+
+    /** Evaluates failpoint {@code name} and throws its error, if it injects one. */
+    void checkFailPoint(String name) {
+        Optional<String> fp = failPoint(name);
+        if (fp.isPresent()) {
+            throw new InjectedError(fp.get());
+        }
+    }
+
+    /** Queues {@code worker}'s next turn on the {@code bkwkr} pool; false when the pool is shut down. */
+    boolean resubmit(Runnable worker) {
+        try {
+            endpoint.controlPool().current().execute(worker);
+            return true;
+        } catch (RejectedExecutionException e) {
+            return false;
+        }
+    }
+
+    /** Holds the calling scan thread back to {@code fake.scan-rate-per-thread} after it produced {@code bytes}. */
+    void throttleScan(long bytes) {
+        endpoint.throttleScan(bytes, task::cancelled);
     }
 
     /** The range's snapshot after the region checks, then the {@code backup_region} failpoint. */
     EngineSnapshot snapshot(BackupRange range) {
         EngineSnapshot snap = endpoint.snapshot(range);
-        java.util.Optional<String> fp = endpoint.faults().failPoints().eval("backup_region", task::cancelled);
+        Optional<String> fp = failPoint("backup_region");
         if (fp.isPresent()) {
             snap.close();
             throw new InjectedError(fp.get());
@@ -165,7 +232,7 @@ final class RequestContext {
     void save(FileGroup group) {
         long t0 = System.nanoTime();
         try {
-            while (!saveSlots.tryAcquire(100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            while (!saveSlots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
                 if (task.cancelled()) {
                     throw new CancelledException();
                 }
@@ -178,7 +245,7 @@ final class RequestContext {
             throw new CancelledException();
         }
         metrics().observeScanWait(Duration.ofNanos(System.nanoTime() - t0));
-        endpoint.trace().step(task.number(), "handed %s to a save worker: %d files, %d kvs, waited %d ms for room",
+        trace("handed %s to a save worker: %d files, %d kvs, waited %d ms for room",
                 group.namePrefix(), group.files().size(), group.files().stream().mapToLong(BuiltFile::totalKvs).sum(),
                 (System.nanoTime() - t0) / 1_000_000);
         task.sink().retain();
@@ -198,23 +265,31 @@ final class RequestContext {
         task.sink().release();
     }
 
-    /** Sends a response carrying only {@code error} (a scan failure). */
+    /** Sends a response carrying only {@code e} as its error (a scan failure), counted. */
     void sendError(Throwable e) {
-        if (e instanceof dev.faketikv.server.control.FailPoints.FailPointPanic) {
+        if (e instanceof FailPointPanic) {
             // TiKV would crash here: the client sees the connection go away
-            task.sink().fail("UNAVAILABLE", e.getMessage());
+            fail(Status.Code.UNAVAILABLE, e.getMessage());
             return;
         }
-        BackupErrors.Converted c = BackupErrors.convert(e);
-        endpoint.countError(c.label());
-        task.sink().send(BackupResponse.newBuilder().setError(c.error()).build());
+        task.sink().send(BackupResponse.newBuilder().setError(convert(e)).build());
+    }
+
+    /** {@code e} as a {@code backup.Error}, counted in the error metric ({@link BackupErrors#convert}). */
+    Brpb.Error convert(Throwable e) {
+        return BackupErrors.convert(e, metrics());
+    }
+
+    /** Ends the call with {@code code} and cancels the request. */
+    void fail(Status.Code code, String description) {
+        task.sink().fail(code, description);
     }
 
     static void deleteFiles(FileGroup group) {
         deleteFiles(group.files());
     }
 
-    static void deleteFiles(java.util.List<BuiltFile> files) {
+    static void deleteFiles(List<BuiltFile> files) {
         for (BuiltFile f : files) {
             try {
                 Files.deleteIfExists(f.path());
@@ -226,8 +301,8 @@ final class RequestContext {
 
     static String sha256Hex(byte[] b) {
         try {
-            return HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(b));
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -1,5 +1,8 @@
 package dev.faketikv.server.backup;
 
+import io.grpc.Status;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.tikv.kvproto.Brpb.BackupResponse;
@@ -18,7 +21,7 @@ import org.tikv.kvproto.Brpb.BackupResponse;
 public abstract class ResponseSink {
     private final AtomicInteger refs = new AtomicInteger(1);
     private final AtomicBoolean cancelled = new AtomicBoolean();
-    private final java.util.List<java.lang.Runnable> onComplete = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Runnable> onComplete = new CopyOnWriteArrayList<>();
 
     /** Delivers one response; false when the client is gone (the sink is then cancelled). */
     public abstract boolean send(BackupResponse response);
@@ -27,10 +30,10 @@ public abstract class ResponseSink {
     protected abstract void complete();
 
     /**
-     * Ends the call now with gRPC status {@code code} (a {@code io.grpc.Status.Code} name) and
-     * {@code description}, and cancels the request: a fault rule's {@code grpc_status}.
+     * Ends the call now with gRPC status {@code code} and {@code description}, and cancels the request:
+     * a fault rule's {@code grpc_status}, a bad request, or a failure that TiKV would crash on.
      */
-    public abstract void fail(String code, String description);
+    public abstract void fail(Status.Code code, String description);
 
     public final void retain() {
         if (refs.getAndIncrement() <= 0) {
@@ -42,7 +45,7 @@ public abstract class ResponseSink {
         int left = refs.decrementAndGet();
         if (left == 0) {
             try {
-                onComplete.forEach(java.lang.Runnable::run);
+                onComplete.forEach(Runnable::run);
             } finally {
                 complete();
             }
@@ -52,7 +55,7 @@ public abstract class ResponseSink {
     }
 
     /** Adds {@code hook}, run (in order of adding) just before the stream completes. */
-    public final void onComplete(java.lang.Runnable hook) {
+    public final void onComplete(Runnable hook) {
         onComplete.add(hook);
     }
 

@@ -1,6 +1,8 @@
 package dev.faketikv.server.backup;
 
 import com.google.protobuf.ByteString;
+import dev.faketikv.server.control.FailPoints.FailPointPanic;
+import io.grpc.Status;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -37,7 +39,7 @@ import org.tikv.kvproto.Brpb.CipherInfo;
  * group not yet uploaded is dropped and a rate-limited upload in progress is abandoned (its temp object
  * removed), so no file is written after a cancel; 5.4 still uploads the group being scanned.
  */
-public final class SaveFileWorker implements java.lang.Runnable {
+public final class SaveFileWorker implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(SaveFileWorker.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final String WRITER_RS = "[components/backup/src/writer.rs:132]: ";
@@ -61,19 +63,17 @@ public final class SaveFileWorker implements java.lang.Runnable {
             BackupResponse.Builder resp = BackupResponse.newBuilder()
                     .setStartKey(ByteString.copyFrom(group.startKey()))
                     .setEndKey(ByteString.copyFrom(group.endKey()))
-                    .setApiVersion(ctx.endpoint().apiVersionPb());
+                    .setApiVersion(ctx.apiVersion());
             try {
                 resp.addAllFiles(saveAll());
-            } catch (dev.faketikv.server.control.FailPoints.FailPointPanic e) {
+            } catch (FailPointPanic e) {
                 throw e;
             } catch (Exception e) {
                 LOG.warn("backup save file failed: {}", e.toString());
-                BackupErrors.Converted c = BackupErrors.convert(e);
-                ctx.endpoint().countError(c.label());
-                resp.clearFiles().setError(c.error());
+                resp.clearFiles().setError(ctx.convert(e));
             }
             ctx.metrics().observeRange(group.rawKv() ? "save_raw" : "save", Duration.ofNanos(System.nanoTime() - t0));
-            ctx.endpoint().trace().step(ctx.task().number(), "saved %s: %d files to %s in %d ms%s; responding",
+            ctx.trace("saved %s: %d files to %s in %d ms%s; responding",
                     group.namePrefix(), resp.getFilesCount(), ctx.storage().name(), (System.nanoTime() - t0) / 1_000_000,
                     resp.hasError() ? " (error)" : "");
             if (!ctx.task().sink().send(resp.build())) {
@@ -81,7 +81,7 @@ public final class SaveFileWorker implements java.lang.Runnable {
             }
         } catch (Throwable e) {
             LOG.error("save worker failed", e);
-            ctx.task().sink().fail("UNAVAILABLE", "fake-tikv failed: " + e);
+            ctx.fail(Status.Code.UNAVAILABLE, "fake-tikv failed: " + e);
         } finally {
             RequestContext.deleteFiles(group);
             ctx.saved();
@@ -89,19 +89,12 @@ public final class SaveFileWorker implements java.lang.Runnable {
     }
 
     private List<Brpb.File> saveAll() throws IOException, EncrypterException {
-        var failPoints = ctx.endpoint().faults().failPoints();
-        java.util.Optional<String> before = failPoints.eval("backup_before_save", ctx.task()::cancelled);
-        if (before.isPresent()) {
-            throw new InjectedError(before.get());
-        }
+        ctx.checkFailPoint("backup_before_save");
         List<Brpb.File> files = new ArrayList<>(group.files().size());
         for (BuiltFile f : group.files()) {
             files.add(save(f));
         }
-        java.util.Optional<String> after = failPoints.eval("backup_after_save", ctx.task()::cancelled);
-        if (after.isPresent()) {
-            throw new InjectedError(after.get());
-        }
+        ctx.checkFailPoint("backup_after_save");
         return files;
     }
 

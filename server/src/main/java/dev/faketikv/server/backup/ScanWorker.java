@@ -1,7 +1,7 @@
 package dev.faketikv.server.backup;
 
+import io.grpc.Status;
 import java.util.List;
-import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,7 +15,7 @@ import org.slf4j.LoggerFactory;
  * pool after each batch, so the scan workers of concurrent requests take turns on the pool's threads.
  * It checks the cancel flag before each range (as 5.4) and between scan batches.
  */
-final class ScanWorker implements java.lang.Runnable {
+final class ScanWorker implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(ScanWorker.class);
 
     private final RequestContext ctx;
@@ -34,17 +34,10 @@ final class ScanWorker implements java.lang.Runnable {
             try {
                 ctx.sendError(e);
             } catch (Throwable sendFailed) {
-                ctx.task().sink().fail("UNAVAILABLE", "fake-tikv failed: " + sendFailed);
+                ctx.fail(Status.Code.UNAVAILABLE, "fake-tikv failed: " + sendFailed);
             }
         } finally {
-            if (again) {
-                try {
-                    ctx.endpoint().controlPool().current().execute(this);
-                } catch (RejectedExecutionException e) {
-                    again = false;
-                }
-            }
-            if (!again) {
+            if (!again || !ctx.resubmit(this)) {
                 ctx.task().sink().release();
             }
         }
@@ -56,7 +49,7 @@ final class ScanWorker implements java.lang.Runnable {
             LOG.info("backup task has canceled");
             return false;
         }
-        SoftLimit limit = ctx.endpoint().softLimit();
+        SoftLimit limit = ctx.softLimit();
         boolean permit = false;
         long w0 = System.nanoTime();
         try {
@@ -69,10 +62,10 @@ final class ScanWorker implements java.lang.Runnable {
         try {
             List<BackupRange> batch = ctx.progress().forward(ctx.config().batchSize());
             if (batch.isEmpty()) {
-                ctx.endpoint().trace().step(ctx.task().number(), "scan worker ends: no ranges left");
+                ctx.trace("scan worker ends: no ranges left");
                 return false;
             }
-            ctx.endpoint().trace().step(ctx.task().number(), "batch of %d ranges (regions %s) after %d ms for a soft-limit permit",
+            ctx.trace("batch of %d ranges (regions %s) after %d ms for a soft-limit permit",
                     batch.size(), batch.stream().map(r -> Long.toString(r.region().id())).toList(), (System.nanoTime() - w0) / 1_000_000);
             for (BackupRange range : batch) {
                 if (ctx.task().cancelled()) {

@@ -1,5 +1,8 @@
 package dev.faketikv.server.backup;
 
+import dev.faketikv.server.control.FailPoints;
+import dev.faketikv.server.control.Journal;
+import dev.faketikv.server.control.Trace;
 import dev.faketikv.server.worker.ScheduleException;
 import dev.faketikv.server.worker.Scheduler;
 import io.grpc.Status;
@@ -8,12 +11,12 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
 import java.util.HexFormat;
-import dev.faketikv.server.control.FailPoints;
-import dev.faketikv.server.control.Journal;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tikv.kvproto.BackupGrpc;
+import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Brpb.BackupRequest;
 import org.tikv.kvproto.Brpb.BackupResponse;
 
@@ -42,14 +45,14 @@ public final class Service extends BackupGrpc.BackupImplBase {
     private final Journal journal;
     private final FailPoints failPoints;
     private final AtomicLong requests;
-    private final dev.faketikv.server.control.Trace trace;
+    private final Trace trace;
 
     /**
      * @param requests numbers the requests (1-based) for fault rules and the journal; shared so a test
      *                 harness can restart the count
      */
     public Service(Scheduler<Task> scheduler, Journal journal, FailPoints failPoints, AtomicLong requests,
-                   dev.faketikv.server.control.Trace trace) {
+                   Trace trace) {
         this.trace = trace;
         this.scheduler = scheduler;
         this.journal = journal;
@@ -67,18 +70,18 @@ public final class Service extends BackupGrpc.BackupImplBase {
         try {
             task = Task.create(request, sink, number);
         } catch (InvalidCfException e) {
-            sink.fail("UNKNOWN", e.getMessage());
+            sink.fail(Status.Code.UNKNOWN, e.getMessage());
             return;
         }
         byte[] start = request.getStartKey().toByteArray();
         byte[] end = request.getEndKey().toByteArray();
         if (start.length > 0 && end.length > 0 && Arrays.compareUnsigned(start, end) > 0) {
-            sink.fail("INVALID_ARGUMENT", "start_key " + HexFormat.of().formatHex(start)
+            sink.fail(Status.Code.INVALID_ARGUMENT, "start_key " + HexFormat.of().formatHex(start)
                     + " is greater than end_key " + HexFormat.of().formatHex(end));
             return;
         }
         if (!request.getIsRawKv() && Long.compareUnsigned(request.getStartVersion(), request.getEndVersion()) > 0) {
-            sink.fail("INVALID_ARGUMENT", "start_version " + Long.toUnsignedString(request.getStartVersion())
+            sink.fail(Status.Code.INVALID_ARGUMENT, "start_version " + Long.toUnsignedString(request.getStartVersion())
                     + " is greater than end_version " + Long.toUnsignedString(request.getEndVersion()));
             return;
         }
@@ -86,7 +89,7 @@ public final class Service extends BackupGrpc.BackupImplBase {
             trace.step(number, "accepted on the gRPC thread; scheduling on backup-endpoint");
             scheduler.schedule(task);
         } catch (ScheduleException e) {
-            sink.fail("INVALID_ARGUMENT", e.debug());
+            sink.fail(Status.Code.INVALID_ARGUMENT, e.debug());
         }
     }
 
@@ -99,6 +102,7 @@ public final class Service extends BackupGrpc.BackupImplBase {
         private final long number;
         private final Journal journal;
         private final FailPoints failPoints;
+        /** Guarded by {@code this}: the call has been completed, failed or cancelled. */
         private boolean ended;
 
         GrpcSink(ServerCallStreamObserver<BackupResponse> call, long number, Journal journal, FailPoints failPoints) {
@@ -124,16 +128,16 @@ public final class Service extends BackupGrpc.BackupImplBase {
                 return false;
             }
             BackupResponse out = response;
-            java.util.Optional<String> injected;
+            Optional<String> injected;
             try {
                 injected = failPoints.eval("backup_before_response", this::cancelled);
             } catch (FailPoints.FailPointPanic e) {
                 // TiKV would crash: the client sees the connection go away
-                fail("UNAVAILABLE", e.getMessage());
+                fail(Status.Code.UNAVAILABLE, e.getMessage());
                 return false;
             }
             if (injected.isPresent()) {
-                out = BackupResponse.newBuilder().setError(org.tikv.kvproto.Brpb.Error.newBuilder().setMsg(injected.get())).build();
+                out = BackupResponse.newBuilder().setError(Brpb.Error.newBuilder().setMsg(injected.get())).build();
             }
             synchronized (this) {
                 if (ended) {
@@ -167,7 +171,7 @@ public final class Service extends BackupGrpc.BackupImplBase {
         }
 
         @Override
-        public void fail(String code, String description) {
+        public void fail(Status.Code code, String description) {
             synchronized (this) {
                 cancel();
                 if (ended) {
@@ -175,7 +179,7 @@ public final class Service extends BackupGrpc.BackupImplBase {
                 }
                 ended = true;
                 try {
-                    call.onError(Status.fromCode(Status.Code.valueOf(code)).withDescription(description).asRuntimeException());
+                    call.onError(Status.fromCode(code).withDescription(description).asRuntimeException());
                 } catch (StatusRuntimeException | IllegalStateException e) {
                     // the call is already gone
                 }
