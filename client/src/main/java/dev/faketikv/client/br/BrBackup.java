@@ -55,8 +55,10 @@ import org.tikv.kvproto.Metapb;
  * <b>Time limit</b> ({@link Options#timeLimit}, default 80 s): from the first failure — a store or PD call that
  * fails or times out, an error response — the backup must make progress (a range backed up) within the
  * limit, or it fails naming the holes and the last errors. Every retry path counts, not only backoff sleeps:
- * PD calls are cut off at the limit ({@link PdClient#deadline}), a watchdog cancels every store stream when
- * it passes, and sleeps end early. A healthy long backup is not limited. BR 5.x has no such deadline (its
+ * PD calls are cut off at the limit ({@link PdClient#deadline}), and none may take longer than the limit
+ * even before anything failed ({@link PdClient#callTimeout}); a watchdog cancels every store stream when it
+ * passes, and sleeps end early. (A store that stops answering without closing counts from when gRPC's
+ * keepalive gives up on it, 13 s.) A healthy long backup is not limited. BR 5.x has no such deadline (its
  * budgets are per retry loop, 19-facts §6); this is fake-tikv's, so that "80 s in all" holds when PD and
  * the stores die together. The service safe point is then left to its TTL.
  *
@@ -168,6 +170,8 @@ public final class BrBackup {
         o.storage().checkEmptyForBackup();
         try (PdClient pdc = PdClient.connect(o.pd(), o.tls())) {
             this.pd = pdc;
+            // a PD call that hangs (PD gone silent before anything failed) must not outlast the limit either
+            pd.callTimeout(o.timeLimit());
             long backupTs = pd.tso();
             if (!o.raw()) {
                 long sp = pd.gcSafePoint();

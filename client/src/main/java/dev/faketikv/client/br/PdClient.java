@@ -28,7 +28,7 @@ import org.tikv.kvproto.Pdpb;
  * <p>With {@link Tls#enabled()} both gRPC and HTTP use TLS with the same files (BR's {@code --ca --cert --key});
  * HTTP is then {@code https://} and HTTP/1.1 (PD serves gRPC and HTTP on one TLS port).
  *
- * <p>Every call waits at most {@value #CALL_TIMEOUT_SECONDS} s, and never past the deadline set with
+ * <p>Every call waits at most {@value #CALL_TIMEOUT_SECONDS} s (less with {@link #callTimeout}), and never past the deadline set with
  * {@link #deadline(long)} (a caller's overall time limit): past it a call fails at once without being sent.
  *
  * <p>Region lookups take keys in the region-key form the cluster uses (memcomparable-encoded for txn data,
@@ -49,6 +49,7 @@ public final class PdClient implements AutoCloseable {
     private final HttpClient http;
     /** System.nanoTime() past which no call is sent; Long.MAX_VALUE = none. Volatile: set by the caller's watchdog. */
     private volatile long deadlineNanos = Long.MAX_VALUE;
+    private volatile long callTimeoutNanos = TimeUnit.SECONDS.toNanos(CALL_TIMEOUT_SECONDS);
 
     private PdClient(String addr, Tls tls, ManagedChannel channel, long clusterId) {
         this.addr = addr;
@@ -95,6 +96,11 @@ public final class PdClient implements AutoCloseable {
         return Pdpb.RequestHeader.newBuilder().setClusterId(clusterId).build();
     }
 
+    /** No call may take longer than {@code d} (default {@value #CALL_TIMEOUT_SECONDS} s; larger values are capped at that). */
+    public void callTimeout(Duration d) {
+        this.callTimeoutNanos = Math.min(TimeUnit.SECONDS.toNanos(CALL_TIMEOUT_SECONDS), d.toNanos());
+    }
+
     /** No call is sent after {@code System.nanoTime()} passes {@code nanos}; each one ends by then. */
     public void deadline(long nanos) {
         this.deadlineNanos = nanos;
@@ -102,7 +108,7 @@ public final class PdClient implements AutoCloseable {
 
     /** Nanoseconds a call may take now: {@value #CALL_TIMEOUT_SECONDS} s, or less near the deadline. */
     private long budgetNanos() {
-        long cap = TimeUnit.SECONDS.toNanos(CALL_TIMEOUT_SECONDS);
+        long cap = callTimeoutNanos;
         long d = deadlineNanos;
         if (d == Long.MAX_VALUE) {
             return cap;
