@@ -69,8 +69,12 @@ public final class PdClient implements AutoCloseable {
         return connect(addr, Tls.NONE);
     }
 
-    /** Dials PD at {@code host:port} (TLS iff {@code tls} is enabled) and reads the cluster id. */
-    public static PdClient connect(String addr, Tls tls) {
+    /**
+     * Dials PD at {@code host:port} (TLS iff {@code tls} is enabled; an {@code http://} / {@code https://} prefix
+     * must agree, as BR checks {@code --pd}) and reads the cluster id.
+     */
+    public static PdClient connect(String pdUrl, Tls tls) {
+        String addr = tls.normalizePd(pdUrl);
         ManagedChannel ch = Grpc.newChannelBuilder(addr, tls.channelCredentials()).build();
         try {
             Pdpb.GetMembersResponse m = PDGrpc.newBlockingStub(ch).withDeadlineAfter(CALL_TIMEOUT_SECONDS, TimeUnit.SECONDS)

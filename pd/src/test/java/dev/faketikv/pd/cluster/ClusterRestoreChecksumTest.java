@@ -20,7 +20,7 @@ import org.tikv.kvproto.Brpb;
  * Issue 19 item 5: a restore checks what it restored (BR's {@code --checksum}, on by default). One flipped bit
  * in a file's end_key made restore report success and "kvs=2000" while the target held fewer keys.
  */
-class ClusterRestoreChecksumTest {
+public class ClusterRestoreChecksumTest {
     static final String MISMATCH = "failed to validate checksum: [BR:Restore:ErrRestoreChecksumMismatch]restore checksum mismatch";
 
     @TempDir
@@ -31,7 +31,7 @@ class ClusterRestoreChecksumTest {
     }
 
     /** Clears the highest set bit of the last non-zero byte of the first file's end key: its range now stops short. */
-    static void flipABit(Path dir) throws Exception {
+    public static void flipABit(Path dir) throws Exception {
         Path metaFile = dir.resolve("backupmeta");
         Brpb.BackupMeta meta = BackupMetas.decode(Files.readAllBytes(metaFile), null);
         int i = 0;
