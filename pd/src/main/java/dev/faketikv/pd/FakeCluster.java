@@ -76,10 +76,10 @@ public final class FakeCluster implements AutoCloseable {
         try {
             this.regions = RegionMap.load(engine);
             regions.bootstrapIfEmpty(firstStore);
-            for (String s : config.get(TikvConfig.SEED)) {
-                DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
+            List<SeedSpec> specs = config.get(TikvConfig.SEED).stream().map(SeedSpec::parse).toList();
+            for (DataGenerator.Result r : DataGenerator.applyAll(engine, regions, specs)) {
                 seeds.add(r);
-                LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
+                LOG.info("seed {}: {}", r.spec().text(), r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
             }
             placePeers(firstStore, n);
             InetSocketAddress addr = Addresses.parse(config.get(TikvConfig.SERVER_ADDR));

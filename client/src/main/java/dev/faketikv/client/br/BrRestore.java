@@ -132,21 +132,6 @@ public final class BrRestore {
             }
         }
 
-        /** Positional form kept for existing callers; prefer {@link #builder}. */
-        @Deprecated
-        public Options(String pd, boolean raw, BrStorage storage, Brpb.CipherInfo cipher, byte[] start, byte[] end,
-                       List<Rewrite> rewrites, long rateLimitMiB, double backoffScale, PrintStream progress, int concurrency) {
-            this(builder(pd, storage).raw(raw).cipher(cipher).start(start).end(end).rewrites(rewrites).rateLimitMiB(rateLimitMiB)
-                    .backoffScale(backoffScale).progress(progress).concurrency(concurrency));
-        }
-
-        /** Positional form kept for existing callers; prefer {@link #builder}. */
-        @Deprecated
-        public Options(String pd, boolean raw, BrStorage storage, Brpb.CipherInfo cipher, byte[] start, byte[] end,
-                       List<Rewrite> rewrites, long rateLimitMiB, double backoffScale, PrintStream progress) {
-            this(pd, raw, storage, cipher, start, end, rewrites, rateLimitMiB, backoffScale, progress, DEFAULT_CONCURRENCY);
-        }
-
         /** A restore of {@code storage} into the cluster whose PD is at {@code pd} ({@code host:port}). */
         public static Builder builder(String pd, BrStorage storage) {
             return new Builder(pd, storage);
