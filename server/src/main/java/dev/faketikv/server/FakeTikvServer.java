@@ -150,7 +150,7 @@ public final class FakeTikvServer implements AutoCloseable {
             this.status = new StatusServer(Addresses.parse(config.get(TikvConfig.STATUS_ADDR)),
                     config.tls() ? Security.sslContext(config) : null);
             closers.push(status::close);
-            status.start(new StoreStatusView(configs, addr(), statusAddr(), endpoint, regions, metrics, faults, trace, journal));
+            status.start(new StoreStatusView(configs, addr(), statusAddr(), endpoint, regions, metrics, faults, trace, journal, requests));
             b.pd.putStore(storePb());
             ok = true;
         } finally {
