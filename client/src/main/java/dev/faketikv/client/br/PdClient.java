@@ -3,8 +3,11 @@ package dev.faketikv.client.br;
 import com.google.protobuf.ByteString;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -86,10 +89,34 @@ public final class PdClient implements AutoCloseable {
                 throw new BrException("leader url doesn't exist (PD " + addr + ")");
             }
             return new PdClient(addr, tls, ch, m.getHeader().getClusterId());
+        } catch (StatusRuntimeException e) {
+            ch.shutdownNow();
+            throw connectError(addr, e);
         } catch (RuntimeException e) {
             ch.shutdownNow();
             throw e;
         }
+    }
+
+    /**
+     * The first call to PD failed: a store's address given as {@code --pd} (UNIMPLEMENTED), nothing listening
+     * (connection refused) and other failures each get one line naming the address and what to check.
+     */
+    private static RuntimeException connectError(String addr, StatusRuntimeException e) {
+        Status.Code code = e.getStatus().getCode();
+        if (code == Status.Code.UNIMPLEMENTED) {
+            return new BrException(addr + " is not a PD (it answers UNIMPLEMENTED to pdpb.PD/GetMembers; is it a store's address?)");
+        }
+        if (code == Status.Code.UNAVAILABLE) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            String why = root instanceof ConnectException || String.valueOf(root.getMessage()).contains("Connection refused")
+                    ? "connection refused" : String.valueOf(root == e ? e.getStatus().getDescription() : root.getMessage());
+            return new BrException("cannot reach PD at " + addr + ": " + why);
+        }
+        return e;
     }
 
     public long clusterId() {
