@@ -13,7 +13,7 @@ import org.tikv.kvproto.Brpb;
 
 /** {@code fake-tikv inspect FILE [--json] [--crypter.*]}: a backup SST or a backupmeta (encrypted too), decoded ({@link Inspect}). */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        customSynopsis = "fake-tikv inspect FILE [--json] [--crypter.method=METHOD --crypter.key=HEX]", description = "Decode a backup SST or a backupmeta as text or JSON.")
+        customSynopsis = "fake-tikv inspect FILE [--json] [--crypter.method=M --crypter.key=HEX]", description = "Decode a backup SST or a backupmeta as text or JSON.")
 public final class InspectCommand implements Callable<Integer> {
     @Parameters(index = "0", description = "an .sst file or a backupmeta")
     Path file;
