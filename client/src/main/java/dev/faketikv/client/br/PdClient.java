@@ -98,24 +98,28 @@ public final class PdClient implements AutoCloseable {
         }
     }
 
+    private static boolean refused(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof ConnectException || String.valueOf(t.getMessage()).contains("Connection refused")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
-     * The first call to PD failed: a store's address given as {@code --pd} (UNIMPLEMENTED), nothing listening
-     * (connection refused) and other failures each get one line naming the address and what to check.
+     * The first call to PD failed: a store's address given as {@code --pd} (UNIMPLEMENTED) and nothing listening
+     * (connection refused) each get one line naming the address; other failures stay gRPC's status.
      */
     private static RuntimeException connectError(String addr, StatusRuntimeException e) {
         Status.Code code = e.getStatus().getCode();
         if (code == Status.Code.UNIMPLEMENTED) {
             return new BrException(addr + " is not a PD (it answers UNIMPLEMENTED to pdpb.PD/GetMembers; is it a store's address?)");
         }
-        if (code == Status.Code.UNAVAILABLE) {
-            Throwable root = e;
-            while (root.getCause() != null && root.getCause() != root) {
-                root = root.getCause();
-            }
-            String why = root instanceof ConnectException || String.valueOf(root.getMessage()).contains("Connection refused")
-                    ? "connection refused" : String.valueOf(root == e ? e.getStatus().getDescription() : root.getMessage());
-            return new BrException("cannot reach PD at " + addr + ": " + why);
+        if (code == Status.Code.UNAVAILABLE && refused(e)) {
+            return new BrException("cannot reach PD at " + addr + ": connection refused", e);
         }
+        // anything else (a TLS handshake refused, a name that does not resolve) keeps gRPC's status, which br prints in one line
         return e;
     }
 
