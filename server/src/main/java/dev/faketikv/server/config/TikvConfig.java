@@ -93,6 +93,15 @@ public final class TikvConfig {
         return specs;
     }
 
+    /** A part size; 0 is refused here, though TiKV 5.4's {@code BackupConfig::validate} lets it through (only &gt; 5GB fails). */
+    private static long partSize(Object raw) {
+        long v = ConfigKey.toSize(raw);
+        if (v == 0) {
+            throw new IllegalArgumentException("cannot be 0");
+        }
+        return v;
+    }
+
     private static final double CPU = cpuQuota();
 
     public static final ConfigKey<String> SERVER_ADDR = new ConfigKey<>("server.addr", String.class, "127.0.0.1:20160",
@@ -124,8 +133,8 @@ public final class TikvConfig {
     public static final ConfigKey<Integer> BATCH_SIZE = new ConfigKey<>("backup.batch-size", Integer.class, 8,
             ConfigKey::toInt, v -> v > 0, "cannot be 0", "region ranges a scan worker takes at a time");
     public static final ConfigKey<Long> SST_MAX_SIZE = new ConfigKey<>("backup.sst-max-size", Long.class, 144L << 20,
-            ConfigKey::toSize, v -> v > 0, "must be > 0",
-            "cut a region's files when default+write KV bytes reach this; clamped at start-up to [region-max-size / 10, region-max-size * 2] = [14.4MB, 288MB]");
+            ConfigKey::toSize, v -> v >= 0, "must be >= 0",
+            "cut a region's files when default+write KV bytes reach this; clamped at start-up to [region-max-size / 10, region-max-size * 2] = [14.4MB, 288MB], taken as given online (as TiKV 5.4)");
     public static final ConfigKey<Boolean> ENABLE_AUTO_TUNE = new ConfigKey<>("backup.enable-auto-tune", Boolean.class, true,
             ConfigKey::toBool, v -> true, "", "let the soft limit follow idle CPU (TiKV's auto-tune); false = soft limit is num-threads");
     public static final ConfigKey<Integer> AUTO_TUNE_REMAIN_THREADS = new ConfigKey<>("backup.auto-tune-remain-threads", Integer.class,
@@ -135,7 +144,7 @@ public final class TikvConfig {
     public static final ConfigKey<Integer> IO_THREAD_SIZE = new ConfigKey<>("backup.io-thread-size", Integer.class, 2,
             ConfigKey::toInt, v -> v > 0, "cannot be 0", "threads of the backup-io pool that uploads files (read at start-up)");
     public static final ConfigKey<Long> S3_MULTI_PART_SIZE = new ConfigKey<>("backup.s3-multi-part-size", Long.class, 5L << 20,
-            ConfigKey::toSize, v -> v > 0 && v <= 5L << 30, "cannot larger than 5GB", "S3 multipart part size");
+            TikvConfig::partSize, v -> v <= 5L << 30, "cannot larger than 5GB", "S3 multipart part size (0 is refused: fake-tikv's rule)");
     public static final ConfigKey<String> LOCAL_ROOT = new ConfigKey<>("backup.local-root", String.class, "",
             Object::toString, s -> s.isEmpty() || java.nio.file.Path.of(s).isAbsolute(), "must be an absolute path",
             "fake-tikv's: when set, local:// backups may only write inside this folder (empty = anywhere)");
@@ -301,6 +310,23 @@ public final class TikvConfig {
             throw new ConfigException("security.ca-path, security.cert-path and security.key-path must be set together");
         }
         return set == 3;
+    }
+
+    /**
+     * TiKV's {@code TiKvConfig::validate} ({@code src/config.rs:2612-2711}) over the keys fake-tikv has: every
+     * value against its rule, and the TLS paths together. {@link #with} checks one key as it is set; this checks
+     * the whole config, as TiKV does before it applies an online change ({@code ConfigController::update_impl},
+     * {@code src/config.rs:3446-3455}).
+     *
+     * @throws ConfigException with the first rule broken
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public TikvConfig validate() {
+        for (ConfigKey k : KEYS) {
+            k.check(values.get(k.name()));
+        }
+        tls();
+        return this;
     }
 
     /**
