@@ -65,8 +65,7 @@ final class ClusterBench implements Callable<Integer> {
                         double restoreS;
                         try (FakeCluster target = FakeCluster.builder().stores(n).dataDir(base.resolve("b" + n + "-" + rep)).start()) {
                             long t1 = System.nanoTime();
-                            BrRestore.run(new BrRestore.Options(target.pdAddr(), false, BrStorage.parse("local://" + dir), null, null, null,
-                                    List.of(), 0, 1.0, null));
+                            BrRestore.run(BrRestore.Options.builder(target.pdAddr(), BrStorage.parse("local://" + dir)).checksum(false).build());
                             restoreS = (System.nanoTime() - t1) / 1e9;
                         }
                         runs.add(new double[] {b.bytes(), b.files(), backupS, restoreS});

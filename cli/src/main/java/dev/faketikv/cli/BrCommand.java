@@ -6,8 +6,10 @@ import dev.faketikv.client.br.BrChecksum;
 import dev.faketikv.client.br.BrException;
 import dev.faketikv.client.br.BrRestore;
 import dev.faketikv.client.br.BrStorage;
+import dev.faketikv.client.br.Tls;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -21,7 +23,8 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code fake-tikv br backup|restore|checksum raw|txn --pd HOST:PORT -s local:///path}: a BR-like client
  * against a cluster found through PD (see {@link BrBackup}, {@link BrRestore}, {@link BrChecksum}).
- * Exit code 0 on success, 1 when the operation failed (the reason on stderr), 2 for bad arguments.
+ * TLS as BR: {@code --ca --cert --key} for PD and the stores, on iff {@code --ca} is set.
+ * Exit code 0 on success, 1 when the operation failed (the reason on stderr, one line), 2 for bad arguments.
  */
 @Command(name = "br", mixinStandardHelpOptions = true, description = "BR-like backup, restore and checksum against a cluster's PD.",
         subcommands = {BrCommand.Backup.class, BrCommand.Restore.class, BrCommand.Checksum.class})
@@ -39,8 +42,17 @@ public final class BrCommand implements Runnable {
         @Parameters(index = "0", description = "raw or txn")
         String kind;
 
-        @Option(names = {"--pd", "-u"}, required = true, description = "PD address HOST:PORT")
+        @Option(names = {"--pd", "-u"}, required = true, description = "PD address HOST:PORT (http:// or https:// accepted, as BR)")
         String pd;
+
+        @Option(names = "--ca", description = "CA certificate path for TLS connection (TLS is on iff set)")
+        Path ca;
+
+        @Option(names = "--cert", description = "Certificate path for TLS connection")
+        Path cert;
+
+        @Option(names = "--key", description = "Private key path for TLS connection (PKCS#8 PEM)")
+        Path key;
 
         @Option(names = {"-s", "--storage"}, required = true, description = "local:///absolute/path or noop://")
         String storage;
@@ -59,6 +71,15 @@ public final class BrCommand implements Runnable {
 
         @Option(names = "--crypter.key", description = "the cipher key, hex")
         String cryptKey;
+
+        Tls tls() {
+            return new Tls(ca, cert, key);
+        }
+
+        /** {@code --pd} as BR takes it: an {@code http://} / {@code https://} prefix must agree with TLS and is stripped. */
+        String pdAddr() {
+            return tls().normalizePd(pd);
+        }
 
         boolean raw() {
             return switch (kind) {
@@ -142,8 +163,8 @@ public final class BrCommand implements Runnable {
                     System.err.println("br: --ratelimit forces sequential (--concurrency 1) backup, as TiKV limits per request");
                     conc = 1;
                 }
-                BrBackup.Result r = BrBackup.run(new BrBackup.Options(c.pd, c.raw(), c.key(c.start), c.key(c.end), cf, ratelimit, conc, ct,
-                        c.cipher(), BrStorage.parse(c.storage), gcTtl, 1.0, Common.progress()));
+                BrBackup.Result r = BrBackup.run(new BrBackup.Options(c.pdAddr(), c.raw(), c.key(c.start), c.key(c.end), cf, ratelimit, conc, ct,
+                        c.cipher(), BrStorage.parse(c.storage), gcTtl, 1.0, Common.progress(), c.tls(), BrBackup.DEFAULT_TIME_LIMIT));
                 System.out.println(r.summary());
                 return 0;
             });
@@ -164,6 +185,10 @@ public final class BrCommand implements Runnable {
         @Option(names = "--concurrency", description = "ranges restored at once (default ${DEFAULT-VALUE})")
         int concurrency = BrRestore.DEFAULT_CONCURRENCY;
 
+        @Option(names = "--checksum", arity = "0..1", fallbackValue = "true",
+                description = "Run checksum at end of task (default true; --checksum=false skips it)")
+        boolean checksum = true;
+
         @Override
         public Integer call() {
             return guarded(() -> {
@@ -176,8 +201,9 @@ public final class BrCommand implements Runnable {
                     rules.add(new BrRestore.Rewrite(HexFormat.of().parseHex(r.substring(0, eq)), HexFormat.of().parseHex(r.substring(eq + 1))));
                 }
                 boolean raw = c.raw();
-                BrRestore.Result r = BrRestore.run(new BrRestore.Options(c.pd, raw, BrStorage.parse(c.storage), c.cipher(), c.key(c.start),
-                        c.key(c.end), rules, ratelimit, 1.0, Common.progress(), concurrency));
+                BrRestore.Result r = BrRestore.run(BrRestore.Options.builder(c.pdAddr(), BrStorage.parse(c.storage)).raw(raw)
+                        .cipher(c.cipher()).start(c.key(c.start)).end(c.key(c.end)).rewrites(rules).rateLimitMiB(ratelimit)
+                        .progress(Common.progress()).concurrency(concurrency).tls(c.tls()).checksum(checksum).build());
                 System.out.println(r.summary(raw));
                 return 0;
             });
@@ -193,7 +219,7 @@ public final class BrCommand implements Runnable {
         @Override
         public Integer call() {
             return guarded(() -> {
-                BrChecksum.Result r = BrChecksum.run(c.pd, c.raw(), BrStorage.parse(c.storage), c.cipher(), c.key(c.start), c.key(c.end));
+                BrChecksum.Result r = BrChecksum.run(c.pdAddr(), c.raw(), BrStorage.parse(c.storage), c.cipher(), c.key(c.start), c.key(c.end), c.tls());
                 System.out.println(r.summary());
                 return r.ok() ? 0 : 1;
             });

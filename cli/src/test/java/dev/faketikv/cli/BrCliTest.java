@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.faketikv.engine.Cf;
 import dev.faketikv.pd.FakeCluster;
 import dev.faketikv.pd.cluster.ClusterData;
+import dev.faketikv.pd.cluster.ClusterRestoreChecksumTest;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStreamReader;
@@ -99,6 +100,32 @@ class BrCliTest {
             assertThat(file.out()).startsWith("{").contains("\"cf\"");
             assertThat(cli("inspect", dir.resolve("backup.lock").toString()).code()).isEqualTo(1);
             assertThat(ClusterData.count(b.engine(), Cf.WRITE)).isEqualTo(800);
+        }
+    }
+
+    @Test
+    void aRestoreOfADamagedBackupmetaExitsOneWithBrsChecksumMismatch() throws Exception {
+        Path dir = tmp.resolve("flip");
+        String s = "local://" + dir;
+        try (FakeCluster a = FakeCluster.builder().stores(2).seed("txn:rows=600,regions=3,seed=8").start();
+             FakeCluster b = FakeCluster.builder().stores(2).start();
+             FakeCluster c = FakeCluster.builder().stores(2).start()) {
+            assertThat(cli("br", "backup", "txn", "--pd", a.pdAddr(), "-s", s).code()).isZero();
+            ClusterRestoreChecksumTest.flipABit(dir);
+            Run restore = cli("br", "restore", "txn", "--pd", "http://" + b.pdAddr(), "-s", s);
+            assertThat(restore.code()).as(restore.out()).isEqualTo(1);
+            assertThat(restore.err()).startsWith("br: failed to validate checksum: [BR:Restore:ErrRestoreChecksumMismatch]restore checksum mismatch")
+                    .hasLineCount(1);
+            Run unchecked = cli("br", "restore", "txn", "--pd", c.pdAddr(), "-s", s, "--checksum=false");
+            assertThat(unchecked.code()).as(unchecked.err()).isZero();
+            assertThat(unchecked.out()).contains("checksum=off");
+            // BR's --pd rules: https:// needs --ca, --cert needs --ca
+            Run https = cli("br", "checksum", "txn", "--pd", "https://" + c.pdAddr(), "-s", s);
+            assertThat(https.code()).isEqualTo(1);
+            assertThat(https.err()).contains("pd url starts with https while TLS disabled");
+            Run certOnly = cli("br", "checksum", "txn", "--pd", c.pdAddr(), "-s", s, "--cert", "c.pem", "--key", "k.pem");
+            assertThat(certOnly.code()).isEqualTo(1);
+            assertThat(certOnly.err()).contains("need --ca");
         }
     }
 

@@ -10,7 +10,7 @@ import org.tikv.kvproto.Brpb;
  * kv and region errors are retried; {@code cluster_id_error} is fatal; a bare {@code msg} is matched
  * case-insensitively: "io" and "notfound", "permissiondenied" or "context canceled" are fatal; the
  * listed storage/transport phrases are retryable; anything else is retried until BR's per-store limit.
- * Stateless.
+ * Also restore's download-error rule ({@link #classifyDownload}). Stateless.
  */
 public final class BrErrors {
     private static final List<String> RETRYABLE = List.of("server closed", "connection refused", "connection reset by peer",
@@ -53,6 +53,27 @@ public final class BrErrors {
             }
         }
         return new Decision(Verdict.RETRY, "unknown error, retry until the per-store limit");
+    }
+
+    /** Download errors a second try cannot fix, matched case-insensitively in {@code DownloadResponse.error.message}. */
+    private static final List<String> DOWNLOAD_FATAL = List.of("not a valid sst", "wrongkeyprefix", "has wrong prefix", "downloaded size",
+            "notfound", "invalid");
+
+    /**
+     * BR restore's rule for a {@code DownloadResponse.error}: BR maps every one to {@code ErrKVDownloadFailed} and
+     * retries it ({@code downloadSSTRetryTimes = 8}, pingcap/br {@code pkg/restore/import.go}, {@code backoff.go}).
+     * Deliberate difference: a bad file (not a valid SST, a wrong key prefix, a wrong length, a missing file,
+     * an invalid request) gives up at once, since a second download of the same bytes cannot fix it; anything
+     * else (timeouts, I/O) is retried.
+     */
+    public static Decision classifyDownload(String message) {
+        String m = message.toLowerCase(Locale.ROOT);
+        for (String f : DOWNLOAD_FATAL) {
+            if (m.contains(f)) {
+                return new Decision(Verdict.GIVE_UP, "the file cannot be downloaded: " + f);
+            }
+        }
+        return new Decision(Verdict.RETRY, "retry the download");
     }
 
     /** BR's backup loop retries a store on UNAVAILABLE (it re-dials); other statuses end that attempt as errors. */

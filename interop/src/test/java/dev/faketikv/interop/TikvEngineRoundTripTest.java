@@ -300,11 +300,9 @@ class TikvEngineRoundTripTest {
             assertThat(p.getColumnFamilyName()).isNullOrEmpty();
             assertThat(p.getCompressionName()).isEqualTo(codec);
             assertThat(p.getComparatorName()).isEqualTo("leveldb.BytewiseComparator");
-            // The write CF's "0" (TiKV's whole-key-filtering = false) needs the backup writer to pass the CF to
-            // SstFileBuilder; until it does, write files are built with the default CF's options ("1").
-            if (!cf.equals("write")) {
-                assertThat(p.getUserCollectedProperties()).containsEntry("rocksdb.block.based.table.whole.key.filtering", "1");
-            }
+            // TiKV's write CF has whole-key-filtering = false (its filter is on the key without the timestamp)
+            assertThat(p.getUserCollectedProperties()).containsEntry("rocksdb.block.based.table.whole.key.filtering",
+                    cf.equals("write") ? "0" : "1");
         }
         assertThat(tables.values().stream().map(TableProperties::getNumEntries).collect(Collectors.summingLong(x -> x)))
                 .isEqualTo(db.scan(cf).size());

@@ -9,6 +9,7 @@ import dev.faketikv.engine.region.Peer;
 import dev.faketikv.server.Addresses;
 import dev.faketikv.server.FakeTikv;
 import dev.faketikv.server.FakeTikvServer;
+import dev.faketikv.server.Security;
 import dev.faketikv.server.config.ConfigException;
 import dev.faketikv.server.config.TikvConfig;
 import java.io.IOException;
@@ -46,7 +47,10 @@ import org.tikv.kvproto.Metapb;
  * }
  * }</pre>
  *
- * Thread-safe; {@link #close()} stops PD, then the stores, then the engine. PD starts first (stores register
+ * <p>{@code [security]} (ca-path, cert-path, key-path) covers the PD port too: mutual TLS with the stores' CA,
+ * certificate and key ({@link PdServer}); {@code cert-allowed-cn} applies to the stores only, as in PD 5.4.
+ *
+ * <p>Thread-safe; {@link #close()} stops PD, then the stores, then the engine. PD starts first (stores register
  * with it), so a failed start also stops PD.
  */
 public final class FakeCluster implements AutoCloseable {
@@ -72,10 +76,10 @@ public final class FakeCluster implements AutoCloseable {
         try {
             this.regions = RegionMap.load(engine);
             regions.bootstrapIfEmpty(firstStore);
-            for (String s : config.get(TikvConfig.SEED)) {
-                DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
+            List<SeedSpec> specs = config.get(TikvConfig.SEED).stream().map(SeedSpec::parse).toList();
+            for (DataGenerator.Result r : DataGenerator.applyAll(engine, regions, specs)) {
                 seeds.add(r);
-                LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
+                LOG.info("seed {}: {}", r.spec().text(), r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
             }
             placePeers(firstStore, n);
             InetSocketAddress addr = Addresses.parse(config.get(TikvConfig.SERVER_ADDR));
@@ -95,7 +99,8 @@ public final class FakeCluster implements AutoCloseable {
             this.pd = PdServer.start(pdBind,
                     url -> new PdService(clusterId, directory::all, regions, url, System::currentTimeMillis),
                     config.get(TikvConfig.STORE_VERSION).replaceFirst("^v", ""),
-                    Addresses.wildcard(pdBind.getHostString()) ? advertised : null);
+                    Addresses.wildcard(pdBind.getHostString()) ? advertised : null,
+                    config.get(TikvConfig.CA_PATH).isEmpty() ? null : Security.sslContext(config));
             FakeTikvServer.Shared shared = new FakeTikvServer.Shared(engine, regions, this::ingested);
             for (int s = 0; s < n; s++) {
                 TikvConfig sc = config

@@ -19,6 +19,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +40,16 @@ import org.slf4j.LoggerFactory;
  * {@code GET /pd/api/v1/stats/region?start_key=&end_key=} ({@code count} = regions overlapping the range,
  * keys URL-escaped in region-key form), {@code GET /pd/api/v1/health}; and fake-tikv's own
  * {@code GET /fake/journal} ({@link PdJournal}); anything else 404.
+ *
+ * <p>TLS ({@code [security]} set, {@link #start(InetSocketAddress, PdService.Factory, String, String, SSLContext)}):
+ * the public socket speaks TLS for gRPC and HTTP alike, as PD serves both on one etcd listener with one TLS
+ * config (PD {@code server/config/config.go} {@code ClientTLSInfo}, etcd {@code embed/serve.go}): the handshake
+ * requires a client certificate signed by the CA ({@code ClientCertAuth}; etcd's
+ * {@code RequireAndVerifyClientCert}); ALPN offers {@code h2} (gRPC) and {@code http/1.1} (the HTTP API, which
+ * must be spoken as HTTP/1.1 over TLS); the decrypted bytes are then routed as above. Plaintext, a client
+ * without a certificate or one from another CA fails the handshake and is closed before any call is read.
+ * {@code cert-allowed-cn} is not applied here, as PD 5.4 does not apply it to its client port
+ * ({@code config.go:1253}, "Client no need to set the CN"; 19-facts §5.3).
  *
  * <p>Thread-safe; {@link #close()} stops all three listeners and every spliced connection.
  */
@@ -58,11 +71,15 @@ public final class PdServer implements AutoCloseable {
     private final Set<Socket> open = ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicInteger connections = new java.util.concurrent.atomic.AtomicInteger();
     private final String advertisedHost;
+    /** Null: plaintext. */
+    private final SSLContext tls;
     private volatile boolean closed;
 
-    private PdServer(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost) throws IOException {
+    private PdServer(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost, SSLContext tls)
+            throws IOException {
         this.version = version;
         this.advertisedHost = advertisedHost;
+        this.tls = tls;
         this.front = new ServerSocket();
         boolean ok = false;
         Server g = null;
@@ -102,12 +119,26 @@ public final class PdServer implements AutoCloseable {
 
     /** Starts the facade on {@code addr} (port 0 = any). */
     public static PdServer start(InetSocketAddress addr, PdService.Factory factory, String version) throws IOException {
-        return new PdServer(addr, factory, version, null);
+        return new PdServer(addr, factory, version, null, null);
     }
 
     /** Starts the facade on {@code addr}, telling clients {@code advertisedHost} (null = the bound host). */
     public static PdServer start(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost) throws IOException {
-        return new PdServer(addr, factory, version, advertisedHost);
+        return new PdServer(addr, factory, version, advertisedHost, null);
+    }
+
+    /**
+     * Starts the facade with TLS on its one port when {@code tls} is non-null: its key and certificate are the
+     * server's, its trust store the CA client certificates must be signed by.
+     */
+    public static PdServer start(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost, SSLContext tls)
+            throws IOException {
+        return new PdServer(addr, factory, version, advertisedHost, tls);
+    }
+
+    /** True when the port speaks TLS. */
+    public boolean tls() {
+        return tls != null;
     }
 
     public PdService service() {
@@ -126,7 +157,7 @@ public final class PdServer implements AutoCloseable {
     }
 
     private String clientUrl() {
-        return "http://" + addr();
+        return (tls != null ? "https://" : "http://") + addr();
     }
 
     private void acceptLoop() {
@@ -158,17 +189,21 @@ public final class PdServer implements AutoCloseable {
         }
     }
 
-    private void route(Socket client) {
-        open.add(client);
+    private void route(Socket accepted) {
+        open.add(accepted);
         if (closed) {
             // close() ran between accept and here: it did not see this socket
-            close(client);
+            close(accepted);
             return;
         }
+        Socket client = accepted;
         Socket backend = null;
         try {
             client.setTcpNoDelay(true);
             client.setSoTimeout(PREFACE_TIMEOUT_MS);
+            if (tls != null) {
+                client = handshake(accepted);
+            }
             InputStream in = client.getInputStream();
             byte[] head = new byte[H2_PREFACE.length];
             int n = 0;
@@ -188,16 +223,40 @@ public final class PdServer implements AutoCloseable {
             open.add(backend);
             backend.getOutputStream().write(head);
             Socket b = backend;
-            Thread up = new Thread(() -> pump(client, b), "pd-pump");
+            Socket c = client;
+            Thread up = new Thread(() -> pump(c, b), "pd-pump");
             up.setDaemon(true);
             up.start();
             pump(b, client);
         } catch (IOException e) {
             close(client);
+            close(accepted);
             if (backend != null) {
                 close(backend);
             }
         }
+    }
+
+    /**
+     * The server side of TLS over {@code s}: client certificate required, ALPN {@code h2} or {@code http/1.1};
+     * the handshake must end within the preface timeout. A failed handshake throws (the caller closes).
+     */
+    private SSLSocket handshake(Socket s) throws IOException {
+        SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(s, null, s.getPort(), true);
+        open.add(ssl);
+        ssl.setUseClientMode(false);
+        SSLParameters p = ssl.getSSLParameters();
+        p.setNeedClientAuth(true);
+        p.setApplicationProtocols(new String[] {"h2", "http/1.1"});
+        ssl.setSSLParameters(p);
+        try {
+            ssl.startHandshake();
+        } catch (IOException e) {
+            LOG.debug("pd: TLS handshake with {} failed: {}", s.getRemoteSocketAddress(), e.toString());
+            close(ssl);
+            throw e;
+        }
+        return ssl;
     }
 
     /** Copies {@code from} to {@code to} until either side closes, then closes both. */

@@ -30,7 +30,10 @@ import org.tikv.kvproto.Pdpb;
  * this cluster's fails with {@code FAILED_PRECONDITION} ("mismatch cluster id"), as PD does.
  *
  * <p>GC: the GC safe point only moves forward (and moves the {@code gc_worker} service safe point with it,
- * as TiDB's GC worker does); service safe points follow PD v5.4's rule (see
+ * as TiDB's GC worker does), with no upper bound: PD v5.4 keeps the larger value and refuses nothing
+ * ({@code server/grpc_service.go:1282-1301}), so {@code UpdateGCSafePoint(2^64-1)} is accepted and every later
+ * txn backup fails its GC check until a restart. Kept as PD does; {@code [security]} (TLS with client
+ * certificates on the PD port, {@link PdServer}) is what stops a stranger from sending it; service safe points follow PD v5.4's rule (see
  * {@link #updateServiceGCSafePoint}). A TSO batch must be 1 ≤ count &lt; 2^18. Thread-safe.
  */
 public final class PdService extends PDGrpc.PDImplBase {

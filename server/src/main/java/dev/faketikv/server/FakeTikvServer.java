@@ -117,10 +117,10 @@ public final class FakeTikvServer implements AutoCloseable {
                 this.regions = b.shared.regions();
             }
             regions.bootstrapIfEmpty(storeId);
-            for (String s : b.shared == null ? config.get(TikvConfig.SEED) : List.<String>of()) {
-                DataGenerator.Result r = DataGenerator.apply(engine, regions, SeedSpec.parse(s));
+            List<SeedSpec> specs = (b.shared == null ? config.get(TikvConfig.SEED) : List.<String>of()).stream().map(SeedSpec::parse).toList();
+            for (DataGenerator.Result r : DataGenerator.applyAll(engine, regions, specs)) {
                 seeds.add(r);
-                LOG.info("seed {}: {}", s, r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
+                LOG.info("seed {}: {}", r.spec().text(), r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
             }
             this.metrics = new BackupMetrics();
             this.background = new Worker.Builder("background").threadCount(config.get(TikvConfig.BACKGROUND_THREAD_COUNT)).create();

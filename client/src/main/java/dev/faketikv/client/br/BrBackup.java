@@ -5,9 +5,13 @@ import dev.faketikv.client.BackupClient;
 import dev.faketikv.client.BrErrors;
 import dev.faketikv.engine.codec.BytesCodec;
 import io.grpc.Context;
+import io.grpc.Grpc;
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -48,7 +52,19 @@ import org.tikv.kvproto.Metapb;
  *   <li>writes {@code backupmeta} (MetaV1: files inline, cluster id and version, BR version, versions,
  *       raw ranges, API version of the responses), encrypted like BR when {@code --crypter.*} is given.
  * </ol>
- * Keys: request keys are raw user keys; PD lookups use the region-key form (memcomparable-encoded for txn,
+ * <b>Time limit</b> ({@link Options#timeLimit}, default 80 s): from the first failure — a store or PD call that
+ * fails or times out, an error response — the backup must make progress (a range backed up) within the
+ * limit, or it fails naming the holes and the last errors. Every retry path counts, not only backoff sleeps:
+ * PD calls are cut off at the limit ({@link PdClient#deadline}), and none may take longer than the limit
+ * even before anything failed ({@link PdClient#callTimeout}); a watchdog cancels every store stream when it
+ * passes, and sleeps end early. (A store that stops answering without closing counts from when gRPC's
+ * keepalive gives up on it, 13 s.) A healthy long backup is not limited. BR 5.x has no such deadline (its
+ * budgets are per retry loop, 19-facts §6); this is fake-tikv's, so that "80 s in all" holds when PD and
+ * the stores die together. The service safe point is then left to its TTL.
+ *
+ * <p>TLS: {@link Options#tls} for PD (gRPC and HTTP) and the stores. A GC safe point is printed unsigned.
+ *
+ * <p>Keys: request keys are raw user keys; PD lookups use the region-key form (memcomparable-encoded for txn,
  * as is for raw). {@link Options#backoffScale} shrinks every sleep (tests). Not thread-safe: one run at a time.
  */
 public final class BrBackup {
@@ -59,10 +75,27 @@ public final class BrBackup {
     static final long MAX_BACKOFF_TOTAL_MS = 80000;
     static final long EMPTY_STREAM_BACKOFF_MS = 10000;
 
+    /**
+     * What to back up and how. {@code tls} defaults to {@link Tls#NONE}; {@code timeLimit} (default
+     * {@link #DEFAULT_TIME_LIMIT}) bounds how long the backup may go on failing: see {@link BrBackup}.
+     */
     public record Options(String pd, boolean raw, byte[] start, byte[] end, String cf, long rateLimitMiB, int concurrency,
                           Brpb.CompressionType compression, Brpb.CipherInfo cipher, BrStorage storage, long gcTtlSeconds,
-                          double backoffScale, PrintStream progress) {
+                          double backoffScale, PrintStream progress, Tls tls, Duration timeLimit) {
+        /** Plaintext, {@link #DEFAULT_TIME_LIMIT}. */
+        public Options(String pd, boolean raw, byte[] start, byte[] end, String cf, long rateLimitMiB, int concurrency,
+                       Brpb.CompressionType compression, Brpb.CipherInfo cipher, BrStorage storage, long gcTtlSeconds,
+                       double backoffScale, PrintStream progress) {
+            this(pd, raw, start, end, cf, rateLimitMiB, concurrency, compression, cipher, storage, gcTtlSeconds, backoffScale, progress,
+                    Tls.NONE, DEFAULT_TIME_LIMIT);
+        }
+
         public Options {
+            tls = tls == null ? Tls.NONE : tls;
+            timeLimit = timeLimit == null ? DEFAULT_TIME_LIMIT : timeLimit;
+            if (timeLimit.isNegative() || timeLimit.isZero()) {
+                throw new BrException("the time limit must be positive");
+            }
             start = start == null ? new byte[0] : start;
             end = end == null ? new byte[0] : end;
             cf = cf == null || cf.isEmpty() ? "default" : cf;
@@ -75,7 +108,20 @@ public final class BrBackup {
             // BR falls back to its default TTL for a non-positive --gcttl (a TTL of 0 would remove the safe point)
             gcTtlSeconds = gcTtlSeconds <= 0 ? DEFAULT_GC_TTL_SECONDS : gcTtlSeconds;
         }
+
+        public Options withTls(Tls t) {
+            return new Options(pd, raw, start, end, cf, rateLimitMiB, concurrency, compression, cipher, storage, gcTtlSeconds, backoffScale,
+                    progress, t, timeLimit);
+        }
+
+        public Options withTimeLimit(Duration d) {
+            return new Options(pd, raw, start, end, cf, rateLimitMiB, concurrency, compression, cipher, storage, gcTtlSeconds, backoffScale,
+                    progress, tls, d);
+        }
     }
+
+    /** The README's "80 s in all": how long a backup may go on failing (BR's fine-grained backoff budget). */
+    public static final Duration DEFAULT_TIME_LIMIT = Duration.ofMillis(MAX_BACKOFF_TOTAL_MS);
 
     /** BR's {@code DefaultBRGCSafePointTTL}. */
     public static final long DEFAULT_GC_TTL_SECONDS = 300;
@@ -93,6 +139,8 @@ public final class BrBackup {
 
     private final Options o;
     private final Map<Long, BackupClient> clients = new ConcurrentHashMap<>();
+    /** Channels of {@code --ca}-only clients, which a {@link BackupClient} does not own. */
+    private final List<ManagedChannel> caOnlyChannels = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** Successes by start key (a later one for the same start replaces the earlier); guards {@link #covered}. */
     private final TreeMap<byte[], BackupResponse> done = new TreeMap<>(Arrays::compareUnsigned);
     /** What the successes cover: BR's range tree. */
@@ -102,6 +150,10 @@ public final class BrBackup {
     private final AtomicLong apiVersion = new AtomicLong();
     private final Map<String, String> lastErrors = new ConcurrentHashMap<>();
     private final Context.CancellableContext cancel = Context.current().withCancellation();
+    /** System.nanoTime() of the first failure since the last progress, or {@link #NOT_FAILING}. */
+    private final AtomicLong failingSince = new AtomicLong(NOT_FAILING);
+    private static final long NOT_FAILING = Long.MIN_VALUE;
+    private static final long WATCHDOG_MS = 50;
     private Progress bar;
     private PdClient pd;
 
@@ -116,19 +168,22 @@ public final class BrBackup {
     private Result run() {
         long t0 = System.nanoTime();
         o.storage().checkEmptyForBackup();
-        try (PdClient pdc = PdClient.connect(o.pd())) {
+        try (PdClient pdc = PdClient.connect(o.pd(), o.tls())) {
             this.pd = pdc;
+            // a PD call that hangs (PD gone silent before anything failed) must not outlast the limit either
+            pd.callTimeout(o.timeLimit());
             long backupTs = pd.tso();
             if (!o.raw()) {
                 long sp = pd.gcSafePoint();
                 if (Long.compareUnsigned(backupTs, sp) <= 0) {
-                    throw new BrException("GC safepoint " + sp + " exceed TS " + backupTs);
+                    throw new BrException("[BR:Backup:ErrBackupGCSafepointExceeded]GC safepoint " + Long.toUnsignedString(sp) + " exceed TS "
+                            + Long.toUnsignedString(backupTs));
                 }
             }
             String serviceId = "br-" + UUID.randomUUID();
             long keepAt = backupTs - 1;
             pd.updateServiceSafePoint(serviceId, o.gcTtlSeconds(), keepAt);
-            ScheduledExecutorService keeper = Executors.newSingleThreadScheduledExecutor(r -> {
+            ScheduledExecutorService keeper = Executors.newScheduledThreadPool(2, r -> {
                 Thread t = new Thread(r, "br-gc-keeper");
                 t.setDaemon(true);
                 return t;
@@ -141,6 +196,7 @@ public final class BrBackup {
                     lastErrors.put("gc-keeper", e.getMessage());
                 }
             }, every, every, TimeUnit.SECONDS);
+            keeper.scheduleWithFixedDelay(this::watchdog, WATCHDOG_MS, WATCHDOG_MS, TimeUnit.MILLISECONDS);
             try {
                 o.storage().write("backup.lock", BrStorage.LOCK_CONTENT.getBytes(java.nio.charset.StandardCharsets.UTF_8));
                 int regions = pd.scanRegions(regionKey(o.start()), regionKey(o.end())).size();
@@ -176,6 +232,7 @@ public final class BrBackup {
                     // the TTL removes it anyway
                 }
                 clients.values().forEach(BackupClient::close);
+                caOnlyChannels.forEach(ManagedChannel::shutdownNow);
             }
         }
     }
@@ -209,7 +266,23 @@ public final class BrBackup {
     }
 
     private BackupClient client(long storeId) {
-        return clients.computeIfAbsent(storeId, id -> new BackupClient(pd.store(id).getAddress()));
+        return clients.computeIfAbsent(storeId, id -> {
+            String addr = pd.store(id).getAddress();
+            if (!o.tls().enabled()) {
+                return new BackupClient(addr);
+            }
+            if (o.tls().cert() != null) {
+                try {
+                    return BackupClient.tls(addr, o.tls().ca().toFile(), o.tls().cert().toFile(), o.tls().key().toFile());
+                } catch (IOException e) {
+                    throw new BrException("cannot load TLS files: " + e.getMessage());
+                }
+            }
+            // --ca alone: TLS without a client certificate (a TiKV with [security] refuses it at the handshake)
+            ManagedChannel ch = Grpc.newChannelBuilder(addr, o.tls().channelCredentials()).maxInboundMessageSize(128 << 20).build();
+            caOnlyChannels.add(ch);
+            return new BackupClient(ch);
+        });
     }
 
     /** BR's push-down: the request to every Up TiKV store at once. */
@@ -263,7 +336,7 @@ public final class BrBackup {
         try {
             client = client(storeId);
         } catch (RuntimeException e) {
-            lastErrors.put("store " + storeId, "cannot reach the store: " + e.getMessage());
+            failure("store " + storeId, "cannot reach the store: " + e.getMessage());
             retried.incrementAndGet();
             return CONNECT_BACKOFF_MS;
         }
@@ -282,7 +355,7 @@ public final class BrBackup {
             }
             if (responses == 0 && unicast) {
                 // the store answered nothing for a hole it was said to lead (PD behind a leader change): BR backs off
-                lastErrors.put("store " + storeId, "no response for [" + hex(req.getStartKey().toByteArray()) + ", "
+                failure("store " + storeId, "no response for [" + hex(req.getStartKey().toByteArray()) + ", "
                         + hex(req.getEndKey().toByteArray()) + ")");
                 return EMPTY_STREAM_BACKOFF_MS;
             }
@@ -291,7 +364,7 @@ public final class BrBackup {
             if (fatal.get() != null || cancel.isCancelled()) {
                 return 0;
             }
-            lastErrors.put("store " + storeId, "gRPC " + st.getCode() + ": " + st.getDescription());
+            failure("store " + storeId, "gRPC " + st.getCode() + ": " + st.getDescription());
             retried.incrementAndGet();
             if (st.getCode() == Status.Code.UNAVAILABLE) {
                 BackupClient gone = clients.remove(storeId);
@@ -302,7 +375,7 @@ public final class BrBackup {
             }
             return REGION_BACKOFF_MS;
         } catch (RuntimeException e) {
-            lastErrors.put("store " + storeId, e.toString());
+            failure("store " + storeId, e.toString());
             return CONNECT_BACKOFF_MS;
         } finally {
             call.detach(prev);
@@ -319,6 +392,7 @@ public final class BrBackup {
                 covered.add(r.getStartKey().toByteArray(), r.getEndKey().toByteArray());
             }
             apiVersion.set(r.getApiVersionValue());
+            progressed();
             bar.tick();
             return 0;
         }
@@ -329,7 +403,7 @@ public final class BrBackup {
             Kvrpcpb.KeyError ke = e.getKvError();
             if (ke.hasLocked()) {
                 Kvrpcpb.LockInfo l = ke.getLocked();
-                lastErrors.put("locked " + hex(l.getKey().toByteArray()), "KeyLocked: key " + hex(l.getKey().toByteArray()) + " is locked by the txn "
+                failure("locked " + hex(l.getKey().toByteArray()), "KeyLocked: key " + hex(l.getKey().toByteArray()) + " is locked by the txn "
                         + "with start ts " + l.getLockVersion() + " (primary " + hex(l.getPrimaryLock().toByteArray()) + ", ttl "
                         + l.getLockTtl() + " ms); this BR resolves no locks: commit or roll that txn back");
                 return Math.max(REGION_BACKOFF_MS, 0);
@@ -338,7 +412,7 @@ public final class BrBackup {
             return 0;
         }
         if (e.hasRegionError()) {
-            lastErrors.put(where, "region error: " + e.getRegionError().getMessage());
+            failure(where, "region error: " + e.getRegionError().getMessage());
             return REGION_BACKOFF_MS;
         }
         BrErrors.Decision d = BrErrors.classify(e);
@@ -351,7 +425,7 @@ public final class BrBackup {
             }
             return 0;
         }
-        lastErrors.put(where, d.reason() + ": " + e.getMsg());
+        failure(where, d.reason() + ": " + e.getMsg());
         return STORAGE_BACKOFF_MS;
     }
 
@@ -371,7 +445,7 @@ public final class BrBackup {
                     try {
                         region = pd.region(regionKey(h[0]));
                     } catch (RuntimeException e) {
-                        lastErrors.put("pd", e.getMessage());
+                        failure("pd", e.getMessage());
                         sleep(100L * (i + 1));
                     }
                 }
@@ -390,17 +464,49 @@ public final class BrBackup {
                     if (left.isEmpty()) {
                         return;
                     }
-                    StringBuilder sb = new StringBuilder("backup failed: " + left.size() + " range(s) still incomplete after "
-                            + MAX_BACKOFF_TOTAL_MS / 1000 + " s of backoff:");
-                    for (byte[][] h : left.subList(0, Math.min(5, left.size()))) {
-                        sb.append(" [").append(hex(h[0])).append(", ").append(h[1].length == 0 ? "+inf" : hex(h[1])).append(')');
-                    }
-                    sb.append("; last errors: ").append(lastErrors.values());
-                    throw new BrException(sb.toString());
+                    throw new BrException(incomplete(left, "after " + MAX_BACKOFF_TOTAL_MS / 1000 + " s of backoff"));
                 }
                 sleep(maxBackoff);
             }
         }
+    }
+
+    /** "backup failed: N range(s) still incomplete {@code when}: [a, b) ...; last errors: [...]". */
+    private String incomplete(List<byte[][]> left, String when) {
+        StringBuilder sb = new StringBuilder("backup failed: " + left.size() + " range(s) still incomplete " + when + ":");
+        for (byte[][] h : left.subList(0, Math.min(5, left.size()))) {
+            sb.append(" [").append(hex(h[0])).append(", ").append(h[1].length == 0 ? "+inf" : hex(h[1])).append(')');
+        }
+        sb.append("; last errors: ").append(lastErrors.values());
+        return sb.toString();
+    }
+
+    /** Records a failed call or error response: the first one since the last progress starts the time limit. */
+    private void failure(String where, String message) {
+        lastErrors.put(where, message == null ? "(no message)" : message);
+        if (failingSince.compareAndSet(NOT_FAILING, System.nanoTime())) {
+            pd.deadline(failingSince.get() + o.timeLimit().toNanos());
+        }
+    }
+
+    /** A range was backed up: the cluster answers, so the time limit starts again at the next failure. */
+    private void progressed() {
+        if (failingSince.getAndSet(NOT_FAILING) != NOT_FAILING) {
+            pd.deadline(Long.MAX_VALUE);
+        }
+    }
+
+    /** Ends the backup once it has been failing, without progress, for {@link Options#timeLimit}. */
+    private void watchdog() {
+        long since = failingSince.get();
+        if (since == NOT_FAILING || System.nanoTime() - since < o.timeLimit().toNanos() || fatal.get() != null) {
+            return;
+        }
+        List<byte[][]> left = holes();
+        fail(new BrException(left.isEmpty()
+                ? "backup failed: still failing after the time limit of " + o.timeLimit().toMillis() / 1000.0 + " s; last errors: " + lastErrors.values()
+                : incomplete(left, "after the time limit of " + o.timeLimit().toMillis() / 1000.0
+                        + " s (PD calls, store connections and backoff all count)")));
     }
 
     /** The parts of the requested range no success covers yet. */
@@ -450,8 +556,16 @@ public final class BrBackup {
         return b.build();
     }
 
+    /** A backoff sleep, cut short by the time limit; a fatal error (the limit included) is thrown after it. */
     private void sleep(long ms) {
-        Backoff.sleep(ms, o.backoffScale());
+        long scaled = (long) (ms * o.backoffScale());
+        long since = failingSince.get();
+        if (since != NOT_FAILING) {
+            long leftMs = TimeUnit.NANOSECONDS.toMillis(since + o.timeLimit().toNanos() - System.nanoTime()) + WATCHDOG_MS;
+            scaled = Math.max(0, Math.min(scaled, leftMs));
+        }
+        Backoff.sleep(scaled, 1.0);
+        throwIfFatal();
     }
 
     static String hex(byte[] b) {

@@ -27,6 +27,11 @@ public final class BrChecksum {
     }
 
     public static Result run(String pd, boolean raw, BrStorage storage, Brpb.CipherInfo cipher, byte[] start, byte[] end) {
+        return run(pd, raw, storage, cipher, start, end, Tls.NONE);
+    }
+
+    /** As {@link #run(String, boolean, BrStorage, Brpb.CipherInfo, byte[], byte[])}, over TLS when {@code tls} is enabled. */
+    public static Result run(String pd, boolean raw, BrStorage storage, Brpb.CipherInfo cipher, byte[] start, byte[] end, Tls tls) {
         Brpb.BackupMeta meta = BackupMetas.decode(storage.read("backupmeta"), cipher);
         if (raw != meta.getIsRawKv()) {
             throw new BrException(raw ? "cannot do raw checksum of transactional data" : "cannot do txn checksum of raw data");
@@ -55,10 +60,10 @@ public final class BrChecksum {
                 if (re.length != 0 && Arrays.compareUnsigned(rs, re) >= 0) {
                     continue;
                 }
-                actual = add(actual, scan(pd, true, r.getCf(), rs, re));
+                actual = add(actual, scan(pd, true, r.getCf(), rs, re, tls));
             }
         } else {
-            actual = add(actual, scan(pd, false, "", lo, hi));
+            actual = add(actual, scan(pd, false, "", lo, hi, tls));
         }
         return new Result(expected, actual);
     }
@@ -87,9 +92,9 @@ public final class BrChecksum {
         return c.plus(d.crc64xor(), d.totalKvs(), d.totalBytes());
     }
 
-    private static BackupMetas.Checksum scan(String pd, boolean raw, String cf, byte[] s, byte[] e) {
+    private static BackupMetas.Checksum scan(String pd, boolean raw, String cf, byte[] s, byte[] e, Tls tls) {
         BrBackup.Result r = BrBackup.run(new BrBackup.Options(pd, raw, s, e, cf, 0, 4, Brpb.CompressionType.LZ4,
-                null, BrStorage.parse("noop://"), 300, 1.0, null));
+                null, BrStorage.parse("noop://"), 300, 1.0, null, tls, BrBackup.DEFAULT_TIME_LIMIT));
         return BackupMetas.summary(r.meta().getFilesList());
     }
 }

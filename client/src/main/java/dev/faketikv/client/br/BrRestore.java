@@ -4,18 +4,32 @@ import com.google.protobuf.ByteString;
 import dev.faketikv.client.BackupVerifier;
 import dev.faketikv.engine.codec.BytesCodec;
 import dev.faketikv.engine.codec.Keys;
+import dev.faketikv.client.BrErrors;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintStream;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Errorpb;
 import org.tikv.kvproto.ImportSSTGrpc;
@@ -38,8 +52,12 @@ import org.tikv.kvproto.Metapb;
  *       (range clipped to the region; txn: memcomparable-encoded, end inclusive; raw: end exclusive), then
  *       {@code MultiIngest} of the non-empty ones on the leader. NotLeader → the hinted or PD's leader;
  *       EpochNotMatch → regions re-scanned; up to 16 attempts with backoff (40 ms doubling to 10 s);
- *   <li>{@code SwitchMode(Normal)} at the end, also on failure.
+ *   <li>{@code SwitchMode(Normal)} at the end, also on failure;
+ *   <li>unless {@code checksum(false)} (BR's {@code --checksum=false}): the stores count what the restored
+ *       ranges hold and it must equal the backupmeta ({@link RestoreChecksum}; BR's text on a mismatch). The
+ *       summary's kvs/bytes are that count, not the backupmeta's sums.
  * </ol>
+ * TLS ({@code --ca --cert --key}): the same {@link Tls} for PD and every store.
  * Ranges are restored {@code concurrency} at a time, each file downloaded on all peers at once.
  * Nothing is split: Download clips each file to the regions that exist. A rewrite rule maps a raw key prefix
  * to another of the same length (txn: sent memcomparable-encoded the way BR's {@code encodeKeyPrefix} does);
@@ -68,16 +86,44 @@ public final class BrRestore {
     /** Ranges restored at once unless told otherwise. */
     public static final int DEFAULT_CONCURRENCY = 8;
 
-    public record Options(String pd, boolean raw, BrStorage storage, Brpb.CipherInfo cipher, byte[] start, byte[] end,
-                          List<Rewrite> rewrites, long rateLimitMiB, double backoffScale, PrintStream progress, int concurrency) {
-        public Options {
-            start = start == null ? new byte[0] : start;
-            end = end == null ? new byte[0] : end;
-            rewrites = rewrites == null ? List.of() : List.copyOf(rewrites);
-            for (Rewrite a : rewrites) {
-                for (Rewrite b : rewrites) {
-                    if (a != b && Keys.startsWith(a.oldPrefix(), b.oldPrefix())) {
-                        throw new BrException("rewrite rules overlap: " + BrBackup.hex(a.oldPrefix()) + " and " + BrBackup.hex(b.oldPrefix()));
+    /**
+     * What to restore and how; built with {@link #builder}. Defaults: txn, plaintext, no cipher, the whole
+     * backup ({@code start}/{@code end} empty), no rewrite, no rate limit, backoff at full length, no progress
+     * bar, {@link #DEFAULT_CONCURRENCY} ranges at once, checksum on (BR's {@code --checksum=true}). Immutable.
+     */
+    public static final class Options {
+        private final String pd;
+        private final boolean raw;
+        private final BrStorage storage;
+        private final Brpb.CipherInfo cipher;
+        private final byte[] start;
+        private final byte[] end;
+        private final List<Rewrite> rewrites;
+        private final long rateLimitMiB;
+        private final double backoffScale;
+        private final PrintStream progress;
+        private final int concurrency;
+        private final Tls tls;
+        private final boolean checksum;
+
+        private Options(Builder b) {
+            this.pd = Objects.requireNonNull(b.pd, "pd");
+            this.storage = Objects.requireNonNull(b.storage, "storage");
+            this.raw = b.raw;
+            this.cipher = b.cipher;
+            this.start = b.start == null ? new byte[0] : b.start;
+            this.end = b.end == null ? new byte[0] : b.end;
+            this.rewrites = b.rewrites == null ? List.of() : List.copyOf(b.rewrites);
+            this.rateLimitMiB = b.rateLimitMiB;
+            this.backoffScale = b.backoffScale;
+            this.progress = b.progress;
+            this.concurrency = b.concurrency;
+            this.tls = b.tls == null ? Tls.NONE : b.tls;
+            this.checksum = b.checksum;
+            for (Rewrite x : rewrites) {
+                for (Rewrite y : rewrites) {
+                    if (x != y && Keys.startsWith(x.oldPrefix(), y.oldPrefix())) {
+                        throw new BrException("rewrite rules overlap: " + BrBackup.hex(x.oldPrefix()) + " and " + BrBackup.hex(y.oldPrefix()));
                     }
                 }
             }
@@ -86,19 +132,182 @@ public final class BrRestore {
             }
         }
 
-        /** With {@link #DEFAULT_CONCURRENCY} ranges at once. */
-        public Options(String pd, boolean raw, BrStorage storage, Brpb.CipherInfo cipher, byte[] start, byte[] end,
-                       List<Rewrite> rewrites, long rateLimitMiB, double backoffScale, PrintStream progress) {
-            this(pd, raw, storage, cipher, start, end, rewrites, rateLimitMiB, backoffScale, progress, DEFAULT_CONCURRENCY);
+        /** A restore of {@code storage} into the cluster whose PD is at {@code pd} ({@code host:port}). */
+        public static Builder builder(String pd, BrStorage storage) {
+            return new Builder(pd, storage);
+        }
+
+        public String pd() {
+            return pd;
+        }
+
+        public boolean raw() {
+            return raw;
+        }
+
+        public BrStorage storage() {
+            return storage;
+        }
+
+        /** The backup's cipher, or null. */
+        public Brpb.CipherInfo cipher() {
+            return cipher;
+        }
+
+        public byte[] start() {
+            return start;
+        }
+
+        public byte[] end() {
+            return end;
+        }
+
+        public List<Rewrite> rewrites() {
+            return rewrites;
+        }
+
+        public long rateLimitMiB() {
+            return rateLimitMiB;
+        }
+
+        public double backoffScale() {
+            return backoffScale;
+        }
+
+        /** Where the progress bar goes, or null. */
+        public PrintStream progress() {
+            return progress;
+        }
+
+        public int concurrency() {
+            return concurrency;
+        }
+
+        public Tls tls() {
+            return tls;
+        }
+
+        public boolean checksum() {
+            return checksum;
+        }
+
+        /** Named settings with the defaults above. Not thread-safe. */
+        public static final class Builder {
+            private final String pd;
+            private final BrStorage storage;
+            private boolean raw;
+            private Brpb.CipherInfo cipher;
+            private byte[] start;
+            private byte[] end;
+            private List<Rewrite> rewrites;
+            private long rateLimitMiB;
+            private double backoffScale = 1.0;
+            private PrintStream progress;
+            private int concurrency = DEFAULT_CONCURRENCY;
+            private Tls tls = Tls.NONE;
+            private boolean checksum = true;
+
+            private Builder(String pd, BrStorage storage) {
+                this.pd = pd;
+                this.storage = storage;
+            }
+
+            /** Raw data ({@code br restore raw}); txn otherwise. */
+            public Builder raw(boolean v) {
+                this.raw = v;
+                return this;
+            }
+
+            /** {@code --crypter.*}: the cipher the backup was written with. */
+            public Builder cipher(Brpb.CipherInfo v) {
+                this.cipher = v;
+                return this;
+            }
+
+            /** Raw only: restore keys from here (empty = the beginning). */
+            public Builder start(byte[] v) {
+                this.start = v;
+                return this;
+            }
+
+            /** Raw only: restore keys before this (empty = to the end). */
+            public Builder end(byte[] v) {
+                this.end = v;
+                return this;
+            }
+
+            public Builder rewrites(List<Rewrite> v) {
+                this.rewrites = v;
+                return this;
+            }
+
+            /** {@code --ratelimit}: MiB/s download limit per store; 0 = none. */
+            public Builder rateLimitMiB(long v) {
+                this.rateLimitMiB = v;
+                return this;
+            }
+
+            /** Multiplies every backoff sleep (tests use 0.01). */
+            public Builder backoffScale(double v) {
+                this.backoffScale = v;
+                return this;
+            }
+
+            public Builder progress(PrintStream v) {
+                this.progress = v;
+                return this;
+            }
+
+            public Builder concurrency(int v) {
+                this.concurrency = v;
+                return this;
+            }
+
+            /** {@code --ca --cert --key}. */
+            public Builder tls(Tls v) {
+                this.tls = v;
+                return this;
+            }
+
+            /** {@code --checksum}: compare what the cluster holds afterwards with the backupmeta (default true). */
+            public Builder checksum(boolean v) {
+                this.checksum = v;
+                return this;
+            }
+
+            public Options build() {
+                return new Options(this);
+            }
         }
     }
 
-    public record Result(int files, int ranges, int regions, long kvs, long bytes, long millis, int retried) {
+    /**
+     * What the restore did. {@code kvs}/{@code bytes}: what the cluster holds over the restored ranges after
+     * the restore, counted by the stores ({@code checksum = MATCH} or {@code UNCOMPARED}); the backupmeta's
+     * figures when the checksum was turned off ({@code OFF}).
+     */
+    public record Result(int files, int ranges, int regions, long kvs, long bytes, long millis, int retried, ChecksumStatus checksum) {
         public String summary(boolean raw) {
             double secs = Math.max(millis, 1) / 1000.0;
-            return String.format(java.util.Locale.ROOT,
-                    "[%s restore] complete: ranges=%d files=%d ingests=%d kvs=%d bytes=%d retried=%d duration=%.2fs speed=%.1f MB/s",
-                    raw ? "raw" : "txn", ranges, files, regions, kvs, bytes, retried, secs, bytes / secs / 1e6);
+            return String.format(Locale.ROOT,
+                    "[%s restore] complete: ranges=%d files=%d ingests=%d kvs=%d bytes=%d retried=%d checksum=%s duration=%.2fs speed=%.1f MB/s",
+                    raw ? "raw" : "txn", ranges, files, regions, kvs, bytes, retried, checksum.text, secs, bytes / secs / 1e6);
+        }
+    }
+
+    /** How the restored data was checked. */
+    public enum ChecksumStatus {
+        /** The stores' crc64xor/kvs/bytes equal the backupmeta's (kvs/bytes only under a rewrite rule). */
+        MATCH("match"),
+        /** Counted, not compared: {@code --start/--end} cut files, so the backupmeta's totals do not apply. */
+        UNCOMPARED("uncompared"),
+        /** {@code --checksum=false}: nothing counted; kvs/bytes are the backupmeta's. */
+        OFF("off");
+
+        private final String text;
+
+        ChecksumStatus(String text) {
+            this.text = text;
         }
     }
 
@@ -106,9 +315,11 @@ public final class BrRestore {
     private final Options o;
     private final Map<Long, ManagedChannel> channels = new ConcurrentHashMap<>();
     private PdClient pd;
-    private final java.util.concurrent.atomic.AtomicInteger retriedCount = new java.util.concurrent.atomic.AtomicInteger();
-    private final java.util.concurrent.atomic.AtomicInteger ingests = new java.util.concurrent.atomic.AtomicInteger();
-    private java.util.concurrent.ExecutorService peers;
+    private final AtomicInteger retriedCount = new AtomicInteger();
+    private final AtomicInteger ingests = new AtomicInteger();
+    /** The ranges restored, in user-key form after rewrite: what the checksum counts. */
+    private final List<RestoreChecksum.Span> restored = new CopyOnWriteArrayList<>();
+    private ExecutorService peers;
 
     private BrRestore(Options o) {
         this.o = o;
@@ -146,9 +357,9 @@ public final class BrRestore {
                         + ", backupmeta says " + f.getSize() + "); nothing was restored");
             }
             String sha = BackupVerifier.sha256Hex(content);
-            if (!sha.equals(java.util.HexFormat.of().formatHex(f.getSha256().toByteArray()))) {
+            if (!sha.equals(HexFormat.of().formatHex(f.getSha256().toByteArray()))) {
                 throw new BrException("backup data checksum failed: " + f.getName() + " may be changed (sha256 " + sha
-                        + ", backupmeta says " + java.util.HexFormat.of().formatHex(f.getSha256().toByteArray()) + "); nothing was restored");
+                        + ", backupmeta says " + HexFormat.of().formatHex(f.getSha256().toByteArray()) + "); nothing was restored");
             }
         }
         return files;
@@ -161,7 +372,12 @@ public final class BrRestore {
         }
         Brpb.BackupMeta meta = BackupMetas.decode(o.storage().read("backupmeta"), o.cipher());
         List<Brpb.File> files = selectAndVerify(meta, o);
-        try (PdClient pdc = PdClient.connect(o.pd())) {
+        Map<String, List<Brpb.File>> groups = new LinkedHashMap<>();
+        for (Brpb.File f : files) {
+            groups.computeIfAbsent(BrBackup.hex(f.getStartKey().toByteArray()) + "/" + BrBackup.hex(f.getEndKey().toByteArray()),
+                    k -> new ArrayList<>()).add(f);
+        }
+        try (PdClient pdc = PdClient.connect(o.pd(), o.tls())) {
             this.pd = pdc;
             List<Metapb.Store> stores = pd.allStores().stream().filter(s -> s.getState() == Metapb.StoreState.Up).toList();
             checkVersion(meta.getClusterVersion(), stores);
@@ -169,35 +385,10 @@ public final class BrRestore {
                 importer(s.getId()).switchMode(ImportSstpb.SwitchModeRequest.newBuilder().setMode(ImportSstpb.SwitchMode.Import).build());
             }
             try {
-                for (Metapb.Store s : stores) {
-                    try {
-                        importer(s.getId()).multiIngest(ImportSstpb.MultiIngestRequest.getDefaultInstance());
-                    } catch (StatusRuntimeException e) {
-                        if (e.getStatus().getCode() == io.grpc.Status.Code.UNIMPLEMENTED) {
-                            throw new BrException("tikv node doesn't support multi ingest. (store id " + s.getId() + ")");
-                        }
-                        throw new BrException("failed to check multi ingest support: " + e.getStatus());
-                    }
-                    if (o.rateLimitMiB() > 0) {
-                        importer(s.getId()).setDownloadSpeedLimit(ImportSstpb.SetDownloadSpeedLimitRequest.newBuilder()
-                                .setSpeedLimit(o.rateLimitMiB() * 1024 * 1024).build());
-                    }
-                }
-                Map<String, List<Brpb.File>> groups = new LinkedHashMap<>();
-                for (Brpb.File f : files) {
-                    groups.computeIfAbsent(BrBackup.hex(f.getStartKey().toByteArray()) + "/" + BrBackup.hex(f.getEndKey().toByteArray()),
-                            k -> new ArrayList<>()).add(f);
-                }
+                prepare(stores);
                 Progress bar = new Progress(o.progress(), (o.raw() ? "Raw" : "Txn") + " Restore", groups.size());
-                long kvs = 0;
-                long bytes = 0;
-                for (Brpb.File f : files) {
-                    kvs += f.getTotalKvs();
-                    bytes += f.getTotalBytes();
-                }
                 restoreAll(new ArrayList<>(groups.values()), meta, bar);
                 bar.finish();
-                return new Result(files.size(), groups.size(), ingests.get(), kvs, bytes, (System.nanoTime() - t0) / 1_000_000, retriedCount.get());
             } finally {
                 for (Metapb.Store s : stores) {
                     try {
@@ -209,6 +400,33 @@ public final class BrRestore {
                 channels.values().forEach(ManagedChannel::shutdownNow);
             }
         }
+        BackupMetas.Checksum expected = BackupMetas.summary(files);
+        if (!o.checksum()) {
+            return new Result(files.size(), groups.size(), ingests.get(), expected.totalKvs(), expected.totalBytes(),
+                    (System.nanoTime() - t0) / 1_000_000, retriedCount.get(), ChecksumStatus.OFF);
+        }
+        BackupMetas.Checksum actual = RestoreChecksum.count(o, restored);
+        ChecksumStatus status = RestoreChecksum.validate(o, files, expected, actual);
+        return new Result(files.size(), groups.size(), ingests.get(), actual.totalKvs(), actual.totalBytes(),
+                (System.nanoTime() - t0) / 1_000_000, retriedCount.get(), status);
+    }
+
+    /** The empty {@code MultiIngest} probe and the download speed limit on every store, as BR does before restoring. */
+    private void prepare(List<Metapb.Store> stores) {
+        for (Metapb.Store s : stores) {
+            try {
+                importer(s.getId()).multiIngest(ImportSstpb.MultiIngestRequest.getDefaultInstance());
+            } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
+                    throw new BrException("tikv node doesn't support multi ingest. (store id " + s.getId() + ")");
+                }
+                throw new BrException("failed to check multi ingest support: " + e.getStatus());
+            }
+            if (o.rateLimitMiB() > 0) {
+                importer(s.getId()).setDownloadSpeedLimit(ImportSstpb.SetDownloadSpeedLimitRequest.newBuilder()
+                        .setSpeedLimit(o.rateLimitMiB() * 1024 * 1024).build());
+            }
+        }
     }
 
     /**
@@ -216,10 +434,10 @@ public final class BrRestore {
      * first failure stops the others and is thrown.
      */
     private void restoreAll(List<List<Brpb.File>> groups, Brpb.BackupMeta meta, Progress bar) {
-        java.util.concurrent.ExecutorService ranges = java.util.concurrent.Executors.newFixedThreadPool(o.concurrency(), daemon("br-restore"));
-        peers = java.util.concurrent.Executors.newCachedThreadPool(daemon("br-download"));
+        ExecutorService ranges = Executors.newFixedThreadPool(o.concurrency(), daemon("br-restore"));
+        peers = Executors.newCachedThreadPool(daemon("br-download"));
         try {
-            List<java.util.concurrent.Callable<Void>> tasks = new ArrayList<>();
+            List<Callable<Void>> tasks = new ArrayList<>();
             for (List<Brpb.File> g : groups) {
                 tasks.add(() -> {
                     restoreRange(g, meta);
@@ -245,10 +463,10 @@ public final class BrRestore {
      * Runs {@code tasks} on {@code pool} and returns their results in order; the first failure, whichever
      * task it comes from, cancels the others and is thrown at once.
      */
-    static <T> List<T> all(java.util.concurrent.ExecutorService pool, List<java.util.concurrent.Callable<T>> tasks) {
-        java.util.concurrent.ExecutorCompletionService<T> done = new java.util.concurrent.ExecutorCompletionService<>(pool);
-        List<java.util.concurrent.Future<T>> fs = new ArrayList<>();
-        for (java.util.concurrent.Callable<T> t : tasks) {
+    static <T> List<T> all(ExecutorService pool, List<Callable<T>> tasks) {
+        ExecutorCompletionService<T> done = new ExecutorCompletionService<>(pool);
+        List<Future<T>> fs = new ArrayList<>();
+        for (Callable<T> t : tasks) {
             fs.add(done.submit(t));
         }
         try {
@@ -256,11 +474,11 @@ public final class BrRestore {
                 done.take().get();
             }
             List<T> out = new ArrayList<>();
-            for (java.util.concurrent.Future<T> f : fs) {
+            for (Future<T> f : fs) {
                 out.add(f.get());
             }
             return out;
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             fs.forEach(f -> f.cancel(true));
             throw e.getCause() instanceof RuntimeException re ? re : new BrException("restore failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
@@ -270,7 +488,7 @@ public final class BrRestore {
         }
     }
 
-    private static java.util.concurrent.ThreadFactory daemon(String name) {
+    private static ThreadFactory daemon(String name) {
         return r -> {
             Thread t = new Thread(r, name);
             t.setDaemon(true);
@@ -303,8 +521,8 @@ public final class BrRestore {
     }
 
     private ImportSSTGrpc.ImportSSTBlockingStub importer(long storeId) {
-        ManagedChannel ch = channels.computeIfAbsent(storeId, id -> ManagedChannelBuilder.forTarget(pd.store(id).getAddress())
-                .usePlaintext().maxInboundMessageSize(64 << 20).build());
+        ManagedChannel ch = channels.computeIfAbsent(storeId, id -> Grpc.newChannelBuilder(pd.store(id).getAddress(),
+                o.tls().channelCredentials()).maxInboundMessageSize(64 << 20).build());
         return ImportSSTGrpc.newBlockingStub(ch).withDeadlineAfter(25, TimeUnit.MINUTES);
     }
 
@@ -402,7 +620,13 @@ public final class BrRestore {
                 }
             }
             restoreSegment(group, meta, rs, re, rr.build());
+            restored.add(RestoreChecksum.restoredRange(seg.start(), seg.end(), rule, cf(group.get(0))));
         }
+    }
+
+    /** The column family a raw file was backed up from (txn files: not used). */
+    private static String cf(Brpb.File f) {
+        return f.getCf().isEmpty() ? "default" : f.getCf();
     }
 
     /** Restores {@code group} into the regions over {@code [rs, re]} (region-key form). */
@@ -433,9 +657,28 @@ public final class BrRestore {
         }
     }
 
+    /** One region's part of a segment: clip, download on every peer, ingest on the leader. */
     private void restoreRegion(List<Brpb.File> group, Brpb.BackupMeta meta, PdClient.RegionInfo region, byte[] rs, byte[] re,
                                ImportSstpb.RewriteRule rule) {
-        Metapb.Region r = region.region();
+        if (region.leader() == null) {
+            throw new RetryException("region " + region.region().getId() + " has no leader");
+        }
+        byte[][] range = clip(region.region(), rs, re);
+        List<ImportSstpb.SSTMeta> metas = new ArrayList<>();
+        for (Brpb.File f : group) {
+            ImportSstpb.SSTMeta sst = sstMeta(f, meta, region.region(), range[0], range[1]);
+            if (downloadOnPeers(f, sst, region, rule)) {
+                metas.add(sst);
+            }
+        }
+        if (!metas.isEmpty()) {
+            ingests.incrementAndGet();
+            ingest(region, metas);
+        }
+    }
+
+    /** {@code [rs, re]} cut to the region's own range (region-key form; empty = unbounded). */
+    private static byte[][] clip(Metapb.Region r, byte[] rs, byte[] re) {
         byte[] regionStart = r.getStartKey().toByteArray();
         byte[] regionEnd = r.getEndKey().toByteArray();
         byte[] start = Arrays.compareUnsigned(rs, regionStart) >= 0 ? rs : regionStart;
@@ -447,50 +690,58 @@ public final class BrRestore {
         } else {
             end = Arrays.compareUnsigned(re, regionEnd) <= 0 ? re : regionEnd;
         }
-        if (region.leader() == null) {
-            throw new RetryException("region " + r.getId() + " has no leader");
+        return new byte[][] {start, end};
+    }
+
+    /** The SST as the region's stores will know it: a fresh uuid per download, as BR does. */
+    private ImportSstpb.SSTMeta sstMeta(Brpb.File f, Brpb.BackupMeta meta, Metapb.Region r, byte[] start, byte[] end) {
+        byte[] uuid = new byte[16];
+        RANDOM.nextBytes(uuid);
+        return ImportSstpb.SSTMeta.newBuilder()
+                .setUuid(ByteString.copyFrom(uuid))
+                .setRange(ImportSstpb.Range.newBuilder().setStart(ByteString.copyFrom(start)).setEnd(ByteString.copyFrom(end)))
+                .setEndKeyExclusive(o.raw())
+                .setLength(f.getSize())
+                .setCfName(f.getName().contains("write") ? "write" : f.getCf().isEmpty() ? "default" : f.getCf())
+                .setRegionId(r.getId())
+                .setRegionEpoch(r.getRegionEpoch())
+                .setCipherIv(f.getCipherIv())
+                .setApiVersionValue(meta.getApiVersionValue())
+                .build();
+    }
+
+    /**
+     * Downloads {@code f} on every peer's store at once, as BR sends to all peers concurrently; true when the
+     * leader's copy holds keys (an empty one is not ingested).
+     */
+    private boolean downloadOnPeers(Brpb.File f, ImportSstpb.SSTMeta sst, PdClient.RegionInfo region, ImportSstpb.RewriteRule rule) {
+        ImportSstpb.DownloadRequest.Builder req = ImportSstpb.DownloadRequest.newBuilder()
+                .setSst(sst).setName(f.getName()).setRewriteRule(rule).setStorageBackend(o.storage().backend()).setIsRawKv(o.raw());
+        if (o.cipher() != null) {
+            req.setCipherInfo(o.cipher());
         }
-        List<ImportSstpb.SSTMeta> metas = new ArrayList<>();
-        for (Brpb.File f : group) {
-            byte[] uuid = new byte[16];
-            RANDOM.nextBytes(uuid);
-            ImportSstpb.SSTMeta sst = ImportSstpb.SSTMeta.newBuilder()
-                    .setUuid(ByteString.copyFrom(uuid))
-                    .setRange(ImportSstpb.Range.newBuilder().setStart(ByteString.copyFrom(start)).setEnd(ByteString.copyFrom(end)))
-                    .setEndKeyExclusive(o.raw())
-                    .setLength(f.getSize())
-                    .setCfName(f.getName().contains("write") ? "write" : f.getCf().isEmpty() ? "default" : f.getCf())
-                    .setRegionId(r.getId())
-                    .setRegionEpoch(r.getRegionEpoch())
-                    .setCipherIv(f.getCipherIv())
-                    .setApiVersionValue(meta.getApiVersionValue())
-                    .build();
-            ImportSstpb.DownloadRequest.Builder req = ImportSstpb.DownloadRequest.newBuilder()
-                    .setSst(sst).setName(f.getName()).setRewriteRule(rule).setStorageBackend(o.storage().backend()).setIsRawKv(o.raw());
-            if (o.cipher() != null) {
-                req.setCipherInfo(o.cipher());
-            }
-            // every peer downloads at once, as BR sends to all peers concurrently
-            ImportSstpb.DownloadRequest dr = req.build();
-            List<java.util.concurrent.Callable<ImportSstpb.DownloadResponse>> onPeers = new ArrayList<>();
-            for (Metapb.Peer p : r.getPeersList()) {
-                onPeers.add(() -> download(p.getStoreId(), dr));
-            }
-            List<ImportSstpb.DownloadResponse> answers = all(peers, onPeers);
-            boolean empty = false;
-            for (int i = 0; i < answers.size(); i++) {
-                if (r.getPeers(i).getStoreId() == region.leader().getStoreId()) {
-                    empty = answers.get(i).getIsEmpty();
-                }
-            }
-            if (!empty) {
-                metas.add(sst);
+        ImportSstpb.DownloadRequest dr = req.build();
+        Metapb.Region r = region.region();
+        List<Callable<ImportSstpb.DownloadResponse>> onPeers = new ArrayList<>();
+        for (Metapb.Peer p : r.getPeersList()) {
+            onPeers.add(() -> download(p.getStoreId(), dr));
+        }
+        List<ImportSstpb.DownloadResponse> answers = all(peers, onPeers);
+        boolean empty = false;
+        for (int i = 0; i < answers.size(); i++) {
+            if (r.getPeers(i).getStoreId() == region.leader().getStoreId()) {
+                empty = answers.get(i).getIsEmpty();
             }
         }
-        if (metas.isEmpty()) {
-            return;
-        }
-        ingests.incrementAndGet();
+        return !empty;
+    }
+
+    /**
+     * {@code MultiIngest} on the leader; NotLeader follows the hinted (or PD's) leader up to
+     * {@link #INGEST_ATTEMPTS} times; errors a fresh look at the regions may fix throw {@link RetryException}.
+     */
+    private void ingest(PdClient.RegionInfo region, List<ImportSstpb.SSTMeta> metas) {
+        Metapb.Region r = region.region();
         Metapb.Peer leader = region.leader();
         for (int attempt = 1; ; attempt++) {
             Kvrpcpb.Context ctx = Kvrpcpb.Context.newBuilder().setRegionId(r.getId()).setRegionEpoch(r.getRegionEpoch()).setPeer(leader).build();
@@ -540,7 +791,7 @@ public final class BrRestore {
                     return resp;
                 }
                 last = resp.getError().getMessage();
-                if (!retryableDownload(last)) {
+                if (BrErrors.classifyDownload(last).verdict() == BrErrors.Verdict.GIVE_UP) {
                     break;
                 }
             } catch (StatusRuntimeException e) {
@@ -550,13 +801,6 @@ public final class BrRestore {
             sleep(Math.min(4000, 1000L << (attempt - 1)));
         }
         throw new BrException("[BR:KV:ErrKVDownloadFailed]download " + req.getName() + " on store " + storeId + " failed: " + last);
-    }
-
-    /** Errors a second try cannot fix (a bad file, a wrong prefix) fail at once. */
-    private static boolean retryableDownload(String msg) {
-        String m = msg.toLowerCase(java.util.Locale.ROOT);
-        return !(m.contains("not a valid sst") || m.contains("wrongkeyprefix") || m.contains("downloaded size") || m.contains("notfound")
-                || m.contains("invalid"));
     }
 
     private void sleep(long ms) {

@@ -1,8 +1,8 @@
 package dev.faketikv.client.br;
 
 import com.google.protobuf.ByteString;
+import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.URI;
@@ -25,6 +25,12 @@ import org.tikv.kvproto.Pdpb;
  * regions, GC safe points; pingcap/tidb {@code br/pkg/conn}, {@code br/pkg/pdutil}). {@link #connect} reads
  * the cluster id from {@code GetMembers} and fails clearly when PD answers without one or without a leader.
  *
+ * <p>With {@link Tls#enabled()} both gRPC and HTTP use TLS with the same files (BR's {@code --ca --cert --key});
+ * HTTP is then {@code https://} and HTTP/1.1 (PD serves gRPC and HTTP on one TLS port).
+ *
+ * <p>Every call waits at most {@value #CALL_TIMEOUT_SECONDS} s (less with {@link #callTimeout}), and never past the deadline set with
+ * {@link #deadline(long)} (a caller's overall time limit): past it a call fails at once without being sent.
+ *
  * <p>Region lookups take keys in the region-key form the cluster uses (memcomparable-encoded for txn data,
  * raw for raw data); callers encode. Thread-safe.
  */
@@ -33,24 +39,45 @@ public final class PdClient implements AutoCloseable {
     public record RegionInfo(Metapb.Region region, Metapb.Peer leader) {}
 
     private static final int LOGICAL_BITS = 18;
+    /** The longest any one PD call may take. */
+    static final long CALL_TIMEOUT_SECONDS = 30;
     private final String addr;
+    private final Tls tls;
     private final ManagedChannel channel;
     private final PDGrpc.PDBlockingStub stub;
     private final long clusterId;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    private final HttpClient http;
+    /** System.nanoTime() past which no call is sent; Long.MAX_VALUE = none. Volatile: set by the caller's watchdog. */
+    private volatile long deadlineNanos = Long.MAX_VALUE;
+    private volatile long callTimeoutNanos = TimeUnit.SECONDS.toNanos(CALL_TIMEOUT_SECONDS);
 
-    private PdClient(String addr, ManagedChannel channel, long clusterId) {
+    private PdClient(String addr, Tls tls, ManagedChannel channel, long clusterId) {
         this.addr = addr;
+        this.tls = tls;
         this.channel = channel;
         this.stub = PDGrpc.newBlockingStub(channel);
         this.clusterId = clusterId;
+        HttpClient.Builder hb = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).version(HttpClient.Version.HTTP_1_1);
+        if (tls.enabled()) {
+            hb.sslContext(tls.sslContext());
+        }
+        this.http = hb.build();
     }
 
-    /** Dials PD at {@code host:port} and reads the cluster id (BR's {@code initClusterID}). */
+    /** Dials PD at {@code host:port} in plaintext and reads the cluster id (BR's {@code initClusterID}). */
     public static PdClient connect(String addr) {
-        ManagedChannel ch = ManagedChannelBuilder.forTarget(addr).usePlaintext().build();
+        return connect(addr, Tls.NONE);
+    }
+
+    /**
+     * Dials PD at {@code host:port} (TLS iff {@code tls} is enabled; an {@code http://} / {@code https://} prefix
+     * must agree, as BR checks {@code --pd}) and reads the cluster id.
+     */
+    public static PdClient connect(String pdUrl, Tls tls) {
+        String addr = tls.normalizePd(pdUrl);
+        ManagedChannel ch = Grpc.newChannelBuilder(addr, tls.channelCredentials()).build();
         try {
-            Pdpb.GetMembersResponse m = PDGrpc.newBlockingStub(ch).withDeadlineAfter(30, TimeUnit.SECONDS)
+            Pdpb.GetMembersResponse m = PDGrpc.newBlockingStub(ch).withDeadlineAfter(CALL_TIMEOUT_SECONDS, TimeUnit.SECONDS)
                     .getMembers(Pdpb.GetMembersRequest.getDefaultInstance());
             if (m.getHeader().getClusterId() == 0) {
                 throw new BrException("failed to init cluster id: PD " + addr + " answered cluster id 0");
@@ -58,7 +85,7 @@ public final class PdClient implements AutoCloseable {
             if (!m.hasLeader() || m.getLeader().getClientUrlsCount() == 0) {
                 throw new BrException("leader url doesn't exist (PD " + addr + ")");
             }
-            return new PdClient(addr, ch, m.getHeader().getClusterId());
+            return new PdClient(addr, tls, ch, m.getHeader().getClusterId());
         } catch (RuntimeException e) {
             ch.shutdownNow();
             throw e;
@@ -73,8 +100,32 @@ public final class PdClient implements AutoCloseable {
         return Pdpb.RequestHeader.newBuilder().setClusterId(clusterId).build();
     }
 
+    /** No call may take longer than {@code d} (default {@value #CALL_TIMEOUT_SECONDS} s; larger values are capped at that). */
+    public void callTimeout(Duration d) {
+        this.callTimeoutNanos = Math.min(TimeUnit.SECONDS.toNanos(CALL_TIMEOUT_SECONDS), d.toNanos());
+    }
+
+    /** No call is sent after {@code System.nanoTime()} passes {@code nanos}; each one ends by then. */
+    public void deadline(long nanos) {
+        this.deadlineNanos = nanos;
+    }
+
+    /** Nanoseconds a call may take now: {@value #CALL_TIMEOUT_SECONDS} s, or less near the deadline. */
+    private long budgetNanos() {
+        long cap = callTimeoutNanos;
+        long d = deadlineNanos;
+        if (d == Long.MAX_VALUE) {
+            return cap;
+        }
+        long left = d - System.nanoTime();
+        if (left <= 0) {
+            throw new BrException("PD " + addr + ": time limit reached, call not sent");
+        }
+        return Math.min(cap, left);
+    }
+
     private PDGrpc.PDBlockingStub call() {
-        return stub.withDeadlineAfter(30, TimeUnit.SECONDS);
+        return stub.withDeadlineAfter(budgetNanos(), TimeUnit.NANOSECONDS);
     }
 
     private static void check(Pdpb.ResponseHeader h, String what) {
@@ -85,8 +136,9 @@ public final class PdClient implements AutoCloseable {
 
     /** One timestamp from TSO ({@code physical << 18 | logical}). */
     public long tso() {
+        long budget = budgetNanos();
         CompletableFuture<Pdpb.TsoResponse> f = new CompletableFuture<>();
-        StreamObserver<Pdpb.TsoRequest> req = PDGrpc.newStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS).tso(new StreamObserver<>() {
+        StreamObserver<Pdpb.TsoRequest> req = PDGrpc.newStub(channel).withDeadlineAfter(budget, TimeUnit.NANOSECONDS).tso(new StreamObserver<>() {
             @Override
             public void onNext(Pdpb.TsoResponse v) {
                 f.complete(v);
@@ -104,7 +156,7 @@ public final class PdClient implements AutoCloseable {
         });
         req.onNext(Pdpb.TsoRequest.newBuilder().setHeader(header()).setCount(1).build());
         try {
-            Pdpb.TsoResponse r = f.get(30, TimeUnit.SECONDS);
+            Pdpb.TsoResponse r = f.get(budget, TimeUnit.NANOSECONDS);
             check(r.getHeader(), "Tso");
             return (r.getTimestamp().getPhysical() << LOGICAL_BITS) | r.getTimestamp().getLogical();
         } catch (InterruptedException e) {
@@ -194,8 +246,10 @@ public final class PdClient implements AutoCloseable {
     }
 
     String httpGet(String path) {
+        long budget = budgetNanos();
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://" + addr + path)).timeout(Duration.ofSeconds(30)).GET().build(),
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create((tls.enabled() ? "https://" : "http://") + addr + path))
+                            .timeout(Duration.ofNanos(budget)).GET().build(),
                     HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() != 200) {
                 throw new BrException("PD HTTP " + path + ": " + r.statusCode() + " " + r.body());

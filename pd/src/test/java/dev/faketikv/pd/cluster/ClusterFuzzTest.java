@@ -81,8 +81,8 @@ class ClusterFuzzTest {
             // nothing the fuzz sent was ingested; the PD facade and the importer still do their jobs
             assertThat(ClusterData.rawView(cluster.engine(), Cf.DEFAULT)).isEqualTo(before);
             assertThat(ClusterData.count(cluster.engine(), Cf.WRITE)).isZero();
-            BrRestore.run(new BrRestore.Options(cluster.pdAddr(), true, BrStorage.parse("local://" + root.resolve("b")), null, null, null,
-                    List.of(), 0, 0.01, null));
+            BrRestore.run(BrRestore.Options.builder(cluster.pdAddr(), BrStorage.parse("local://" + root.resolve("b")))
+                    .raw(true).backoffScale(0.01).build());
             assertThat(ClusterData.rawView(cluster.engine(), Cf.DEFAULT)).isEqualTo(before);
             org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
                     .untilAsserted(() -> assertThat(Thread.activeCount()).isLessThanOrEqualTo(threadsBefore + 16));

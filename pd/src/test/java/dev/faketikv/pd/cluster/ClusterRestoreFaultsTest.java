@@ -37,7 +37,7 @@ class ClusterRestoreFaultsTest {
     }
 
     static BrRestore.Options restore(FakeCluster b) {
-        return new BrRestore.Options(b.pdAddr(), true, BrStorage.parse("local://" + dir), null, null, null, List.of(), 0, 0.01, null);
+        return BrRestore.Options.builder(b.pdAddr(), BrStorage.parse("local://" + dir)).raw(true).backoffScale(0.01).build();
     }
 
     @Test

@@ -39,7 +39,7 @@ class ClusterRoundTripTest {
     }
 
     static BrRestore.Options restore(FakeCluster c, boolean raw, Path dir, List<BrRestore.Rewrite> rules) {
-        return new BrRestore.Options(c.pdAddr(), raw, BrStorage.parse("local://" + dir), null, null, null, rules, 0, FAST, null);
+        return BrRestore.Options.builder(c.pdAddr(), BrStorage.parse("local://" + dir)).raw(raw).rewrites(rules).backoffScale(FAST).build();
     }
 
     @Test
@@ -99,8 +99,8 @@ class ClusterRoundTripTest {
             // the meta is stored encrypted: not readable without the key
             assertThatThrownBy(() -> BackupMetas.decode(Files.readAllBytes(dir.resolve("backupmeta")), null)).isInstanceOf(BrException.class);
 
-            BrRestore.Result rr = BrRestore.run(new BrRestore.Options(b.pdAddr(), false, BrStorage.parse("local://" + dir), cipher, null, null,
-                    List.of(), 0, FAST, null));
+            BrRestore.Result rr = BrRestore.run(BrRestore.Options.builder(b.pdAddr(), BrStorage.parse("local://" + dir)).cipher(cipher)
+                    .backoffScale(FAST).build());
             assertThat(rr.files()).isEqualTo(r.files());
             TreeMap<String, String> expected = ClusterData.txnView(a.engine(), backupTs);
             assertThat(expected).hasSize((int) r.kvs());

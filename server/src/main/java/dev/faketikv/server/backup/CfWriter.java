@@ -2,6 +2,7 @@ package dev.faketikv.server.backup;
 
 import dev.faketikv.engine.codec.Crc64;
 import dev.faketikv.engine.sst.SstCompression;
+import dev.faketikv.engine.sst.SstCfOptions;
 import dev.faketikv.engine.sst.SstFileBuilder;
 import java.nio.file.Path;
 
@@ -33,7 +34,7 @@ final class CfWriter implements AutoCloseable {
 
     void put(byte[] key, byte[] value) {
         if (builder == null) {
-            builder = new SstFileBuilder(file, compression, level);
+            builder = new SstFileBuilder(file, compression, level, SstCfOptions.of(cf));
         }
         builder.put(key, value);
     }

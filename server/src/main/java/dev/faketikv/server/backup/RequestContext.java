@@ -231,8 +231,10 @@ final class RequestContext {
     /** Hands {@code group} to a save worker, waiting for room; the group's files then belong to it. */
     void save(FileGroup group) {
         long t0 = System.nanoTime();
+        // as endpoint.rs: the wait is observed only when the hand-off could not happen at once (try_send failed)
+        boolean waited = !saveSlots.tryAcquire();
         try {
-            while (!saveSlots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+            while (waited && !saveSlots.tryAcquire(100, TimeUnit.MILLISECONDS)) {
                 if (task.cancelled()) {
                     throw new CancelledException();
                 }
@@ -244,7 +246,9 @@ final class RequestContext {
             }
             throw new CancelledException();
         }
-        metrics().observeScanWait(Duration.ofNanos(System.nanoTime() - t0));
+        if (waited) {
+            metrics().observeScanWait(Duration.ofNanos(System.nanoTime() - t0));
+        }
         trace("handed %s to a save worker: %d files, %d kvs, waited %d ms for room",
                 group.namePrefix(), group.files().size(), group.files().stream().mapToLong(BuiltFile::totalKvs).sum(),
                 (System.nanoTime() - t0) / 1_000_000);

@@ -72,7 +72,10 @@ public final class SaveFileWorker implements Runnable {
                 LOG.warn("backup save file failed: {}", e.toString());
                 resp.clearFiles().setError(ctx.convert(e));
             }
-            ctx.metrics().observeRange(group.rawKv() ? "save_raw" : "save", Duration.ofNanos(System.nanoTime() - t0));
+            // as writer.rs: after a successful upload; an empty txn group is never saved, so never observed
+            if (!resp.hasError() && (group.rawKv() || !group.files().isEmpty())) {
+                ctx.metrics().observeRange(group.rawKv() ? "save_raw" : "save", Duration.ofNanos(System.nanoTime() - t0));
+            }
             ctx.trace("saved %s: %d files to %s in %d ms%s; responding",
                     group.namePrefix(), resp.getFilesCount(), ctx.storage().name(), (System.nanoTime() - t0) / 1_000_000,
                     resp.hasError() ? " (error)" : "");
@@ -108,12 +111,14 @@ public final class SaveFileWorker implements Runnable {
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
+        // as writer.rs: the size and kv counters are observed once the file is built, before it is uploaded
+        ctx.metrics().observeBuiltFile(f.cf(), f.size(), f.totalKvs(), f.totalBytes());
         try (InputStream raw = Files.newInputStream(f.path());
              InputStream encrypted = encrypter(raw, ctx.task().cipher(), iv);
              InputStream digested = new DigestInputStream(encrypted, sha)) {
             ctx.storage().write(name, ctx.limit(digested), f.size());
         }
-        ctx.metrics().observeFile(f.cf(), f.size(), f.totalKvs(), f.totalBytes(), ctx.storage().name());
+        ctx.metrics().observeSavedFile(f.cf(), f.size(), ctx.storage().name());
         return Brpb.File.newBuilder()
                 .setName(name)
                 .setSha256(ByteString.copyFrom(sha.digest()))

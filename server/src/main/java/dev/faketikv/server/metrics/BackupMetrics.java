@@ -137,12 +137,6 @@ public final class BackupMetrics {
                 .tag("storage", storage).register(registry).increment(size);
     }
 
-    /** A file built and stored: both of the above. */
-    public void observeFile(String cf, long size, long kvs, long bytes, String storage) {
-        observeBuiltFile(cf, size, kvs, bytes);
-        observeSavedFile(cf, size, storage);
-    }
-
     /** {@code tikv_backup_error_counter{error}}. */
     public void countError(String label) {
         Counter.builder("tikv_backup_error_counter").description("Total number of backup errors")

@@ -39,7 +39,7 @@ class SoftLimitKeeperTest {
         }, () -> 16, metrics, timer)) {
             assertThat(keeper.onTick()).isEqualTo(3);
             assertThat(limit.cap()).isEqualTo(3);
-            assertThat(metrics.scrape()).contains("tikv_backup_softlimit 3.0");
+            assertThat(metrics.scrape()).contains("tikv_backup_softlimit 3\n");
             others.set(2.0);
             assertThat(keeper.onTick()).isEqualTo(8);
             config.set(cfg(4, false, 3));           // auto-tune off: the cap is num-threads

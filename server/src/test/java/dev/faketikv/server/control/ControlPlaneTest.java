@@ -92,7 +92,7 @@ class ControlPlaneTest {
         assertThat(json("POST", "/config", "{\"backup.num-threads\": 3, \"backup.batch-size\": 2}").get("changed")).hasSize(2);
         backup();
         String metrics = http("GET", "/metrics", null).body();
-        assertThat(metrics).contains("tikv_backup_thread_pool_size 3.0").contains("tikv_backup_softlimit");
+        assertThat(metrics).contains("tikv_backup_thread_pool_size 3\n").contains("tikv_backup_softlimit");
         assertThat(json("GET", "/config", null).at("/backup/num-threads").asInt()).isEqualTo(3);
 
         // bad values and keys: 400 naming the key, nothing changed
@@ -247,7 +247,7 @@ class ControlPlaneTest {
         assertThat(seen.get(3).getRegionError().hasStaleCommand()).isTrue();
         assertThat(seen.get(4).getKvError().getLocked().getLockVersion()).isEqualTo(77);
         assertThat(seen.get(5).getMsg()).isEqualTo("put object timeout");
-        assertThat(http("GET", "/metrics", null).body()).contains("tikv_backup_error_counter_total{error=\"not_leader\"}");
+        assertThat(http("GET", "/metrics", null).body()).contains("tikv_backup_error_counter{error=\"not_leader\"}");
     }
 
     @Test

@@ -1,11 +1,20 @@
 package dev.faketikv.server.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
+import dev.faketikv.client.BackupClient;
+import dev.faketikv.server.FakeTikv;
+import dev.faketikv.server.TestServers;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,6 +29,8 @@ import org.hawkular.agent.prometheus.types.MetricFamily;
 import org.hawkular.agent.prometheus.types.MetricType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tikv.kvproto.Brpb.BackupResponse;
 
 /**
  * {@code /metrics} as a Prometheus text parser (hawkular's {@code prometheus-scraper}, written by nobody here)
@@ -143,7 +154,7 @@ class TikvMetricsExpositionTest {
         Histogram scan = (Histogram) families.get("tikv_backup_range_duration_seconds").getMetrics().stream()
                 .filter(s -> s.getLabels().get("type").equals("scan")).findFirst().orElseThrow();
         assertThat(scan.getSampleCount()).isEqualTo(2);
-        assertThat(scan.getSampleSum()).isEqualTo(0.73, org.assertj.core.data.Offset.offset(1e-9));
+        assertThat(scan.getSampleSum()).isCloseTo(0.73, within(1e-9));
     }
 
     @Test
@@ -191,6 +202,34 @@ class TikvMetricsExpositionTest {
         }
         assertThat(missing).isEmpty();
         assertThat(absentInTikvToo).containsExactly("tikv_import_ingest_byte");
+    }
+
+    @Test
+    void aRealStoreServesTheBackupSeriesAtItsStatusPort(@TempDir Path dir) throws Exception {
+        try (FakeTikv tikv = FakeTikv.builder().seed("txn:rows=3000,regions=3,long-ratio=0.2,seed=4").start();
+             BackupClient client = new BackupClient(tikv.addr())) {
+            List<BackupResponse> responses = client.backup(TestServers.txn(TestServers.local(dir.resolve("b"))).build());
+            assertThat(responses).hasSize(3).noneMatch(BackupResponse::hasError);
+            HttpResponse<String> got = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(got.statusCode()).isEqualTo(200);
+            Map<String, MetricFamily> live = parse(got.body());
+            assertThat(live.get("tikv_backup_range_duration_seconds").getMetrics())
+                    .extracting(m -> m.getLabels().get("type")).contains("snapshot", "scan", "save");
+            assertThat(live.get("tikv_backup_range_size_bytes").getMetrics())
+                    .extracting(m -> m.getLabels().get("cf")).containsExactlyInAnyOrder("default", "write");
+            assertThat(live.get("tikv_backup_scan_kv_count").getType()).isEqualTo(MetricType.COUNTER);
+            assertThat(live.get("tikv_external_storage_create_seconds").getMetrics())
+                    .singleElement().satisfies(m -> assertThat(m.getLabels()).containsEntry("type", "local"));
+            assertThat(live).containsKeys("tikv_backup_thread_pool_size", "tikv_backup_softlimit")
+                    .doesNotContainKey("tikv_backup_request_duration_seconds");
+            for (Declared d : TIKV_5_4) {
+                if (live.containsKey(d.name())) {
+                    assertThat(live.get(d.name()).getType()).as(d.name()).isEqualTo(d.type());
+                    assertThat(live.get(d.name()).getHelp()).as(d.name()).isEqualTo(d.help());
+                }
+            }
+        }
     }
 
     static List<String[]> dashboardQueries() throws IOException {
