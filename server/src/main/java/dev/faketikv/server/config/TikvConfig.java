@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * fake-tikv's configuration: TiKV's own section and key names and defaults for what fake-tikv honours
- * ({@code [server]}, {@code [storage]}, {@code [backup]}), plus a {@code [fake]} section. Every key is a
+ * ({@code [server]}, {@code [storage]}, {@code [backup]}, {@code [import]}), plus a {@code [fake]} section. Every key is a
  * {@link ConfigKey}; values are validated when set, and a bad one fails with the key's name.
  *
  * <p>Sections TiKV has but fake-tikv does not model ({@code [raftstore]}, {@code [rocksdb]}, ...) and
@@ -148,6 +148,9 @@ public final class TikvConfig {
     public static final ConfigKey<String> LOCAL_ROOT = new ConfigKey<>("backup.local-root", String.class, "",
             Object::toString, s -> s.isEmpty() || java.nio.file.Path.of(s).isAbsolute(), "must be an absolute path",
             "fake-tikv's: when set, local:// backups may only write inside this folder (empty = anywhere)");
+    public static final ConfigKey<Duration> IMPORT_MODE_TIMEOUT = new ConfigKey<>("import.import-mode-timeout", Duration.class,
+            Duration.ofMinutes(10), ConfigKey::toDuration, v -> !v.isNegative(), "must be >= 0",
+            "import mode (SwitchMode) reverts to normal this long after the last switch into it (TiKV's default 10m)");
     public static final ConfigKey<Boolean> STATUS_READONLY = new ConfigKey<>("fake.status-readonly", Boolean.class, false,
             ConfigKey::toBool, v -> true, "", "the status server refuses every mutating request (403)");
     public static final ConfigKey<String> HADOOP_HOME = new ConfigKey<>("backup.hadoop.home", String.class, "",
@@ -192,7 +195,7 @@ public final class TikvConfig {
     public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, ADVERTISE_ADDR, BACKGROUND_THREAD_COUNT,
             CA_PATH, CERT_PATH, KEY_PATH, CERT_ALLOWED_CN, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
-            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
+            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, IMPORT_MODE_TIMEOUT, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
             S3_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, TRACE, SEED,
             STORES, PD_ADDR, STORE_VERSION);
 
@@ -251,7 +254,7 @@ public final class TikvConfig {
                 String top = name.contains(".") ? name.substring(0, name.indexOf('.')) : name;
                 if (!TIKV_TOP_LEVEL.contains(top)) {
                     throw new ConfigException(top + ": not a TiKV 5.4 config " + (name.contains(".") ? "section" : "item")
-                            + " (in " + file + "); the sections fake-tikv reads are [server], [storage], [security], [backup] and [fake]");
+                            + " (in " + file + "); the sections fake-tikv reads are [server], [storage], [security], [backup], [import] and [fake]");
                 }
                 LOG.warn("ignoring configuration item {} (not modelled by fake-tikv)", name);
                 continue;
