@@ -55,10 +55,11 @@ import org.tikv.kvproto.Kvrpcpb;
  *         <li>at apply, per SST, {@code check_sst_for_ingestion} ({@code raftstore/src/store/fsm/apply.rs:2768-2797}):
  *             cf {@code default} or {@code write} (else "invalid cf name X"), {@code SSTMeta.region_id} equal to the
  *             region's (else {@code region_not_found} of the meta's id), the meta's full epoch equal to the
- *             region's (else {@code epoch_not_match} "X != Y" with the region), and both ends of
- *             {@code SSTMeta.range} in the region ({@code check_key_in_region}: start ≤ key &lt; end; else
- *             {@code key_not_in_region}) — the range as sent, not the staged file's keys. A file failing these is
- *             deleted, as apply does ({@code apply.rs:1671-1682});
+ *             region's (else {@code epoch_not_match} "X != Y" with the region), and the staged file's first and
+ *             last key in the region ({@code check_key_in_region}: start ≤ key &lt; end; else
+ *             {@code key_not_in_region}; TiKV checks the ends of {@code SSTMeta.range} instead, see
+ *             {@link #checkForIngestion}). A file failing these is deleted, as apply does
+ *             ({@code apply.rs:1671-1682});
  *         <li>then the staged files are ingested and {@code onIngested} told (the cluster drops followers'
  *             copies — the raft apply a real cluster would do on every peer).
  *       </ol>
@@ -218,7 +219,7 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
         // apply: check_sst_for_ingestion per file; a file failing it is deleted
         List<byte[]> uuids = new ArrayList<>();
         for (SSTMeta m : metas) {
-            Errorpb.Error bad = checkForIngestion(m, region);
+            Errorpb.Error bad = checkForIngestion(m, importer.staged(m.getUuid().toByteArray()), region);
             if (bad != null) {
                 importer.discard(m.getUuid().toByteArray());
                 return counted(label, bad);
@@ -243,9 +244,13 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
 
     /**
      * TiKV's {@code check_sst_for_ingestion} ({@code apply.rs:2768-2797}) against the applying region, or null
-     * when {@code m} passes. The uuid was checked when the file was staged.
+     * when {@code m} passes. The uuid was checked when the file was staged. One difference is kept: the keys
+     * checked against the region are the staged file's first and last, where TiKV checks {@code SSTMeta.range}'s
+     * ends: BR sends the range its Download answered ({@code pkg/restore/import.go:483-484, 534-535}), the same
+     * keys, but fake-tikv's own BR client still sends the region-clipped request range, whose end is the region's
+     * (exclusive) end key and would be refused.
      */
-    static Errorpb.Error checkForIngestion(SSTMeta m, Region region) {
+    static Errorpb.Error checkForIngestion(SSTMeta m, SstImporter.Staged staged, Region region) {
         String cf = m.getCfName();
         if (!cf.equals("default") && !cf.equals("write")) {
             // a boxed string error: Error::Other's "{:?}" quotes it
@@ -260,8 +265,9 @@ public final class ImportSstService extends ImportSSTGrpc.ImportSSTImplBase {
             return Errorpb.Error.newBuilder().setMessage(epochText(confVer, version) + " != " + epochText(region.confVer(), region.version()))
                     .setEpochNotMatch(Errorpb.EpochNotMatch.newBuilder().addCurrentRegions(Regions.toPb(region))).build();
         }
-        for (ByteString k : List.of(m.getRange().getStart(), m.getRange().getEnd())) {
-            byte[] key = k.toByteArray();
+        for (byte[] dataKey : List.of(staged.firstKey(), staged.lastKey())) {
+            byte[] key = Keys.originKey(dataKey);
+            ByteString k = ByteString.copyFrom(key);
             if (!region.contains(key)) {
                 return Errorpb.Error.newBuilder()
                         .setMessage("key " + Keys.hex(key) + " is not in region key range [" + Keys.hex(region.startKey()) + ", "
