@@ -1,5 +1,6 @@
 package dev.faketikv.cli;
 
+import dev.faketikv.client.BrErrors;
 import dev.faketikv.client.br.BackupMetas;
 import dev.faketikv.client.br.BrBackup;
 import dev.faketikv.client.br.BrChecksum;
@@ -121,7 +122,7 @@ public final class BrCommand implements Runnable {
             System.err.println("br: " + e.getMessage());
             return 1;
         } catch (io.grpc.StatusRuntimeException e) {
-            System.err.println("br: " + e.getStatus());
+            System.err.println("br: " + BrErrors.oneLine(e.getStatus()));
             return 1;
         } catch (Exception e) {
             System.err.println("br: " + e);

@@ -82,4 +82,24 @@ public final class BrErrors {
                 ? new Decision(Verdict.RETRY, "retry on " + status.getCode())
                 : new Decision(Verdict.GIVE_UP, "gRPC " + status.getCode() + ": " + status.getDescription());
     }
+
+    /**
+     * A gRPC status as one line for a person: code, description and the root cause's message, never the
+     * stack trace that {@link Status#toString()} carries (e.g. {@code UNAVAILABLE: io exception (Connection
+     * refused: /127.0.0.1:2379)}).
+     */
+    public static String oneLine(Status status) {
+        StringBuilder b = new StringBuilder(status.getCode().name());
+        if (status.getDescription() != null) {
+            b.append(": ").append(status.getDescription());
+        }
+        Throwable root = status.getCause();
+        while (root != null && root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        if (root != null && root.getMessage() != null && (status.getDescription() == null || !status.getDescription().contains(root.getMessage()))) {
+            b.append(" (").append(root.getMessage()).append(')');
+        }
+        return b.toString();
+    }
 }

@@ -420,7 +420,7 @@ public final class BrRestore {
                 if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
                     throw new BrException("tikv node doesn't support multi ingest. (store id " + s.getId() + ")");
                 }
-                throw new BrException("failed to check multi ingest support: " + e.getStatus());
+                throw new BrException("failed to check multi ingest support: " + BrErrors.oneLine(e.getStatus()));
             }
             if (o.rateLimitMiB() > 0) {
                 importer(s.getId()).setDownloadSpeedLimit(ImportSstpb.SetDownloadSpeedLimitRequest.newBuilder()
@@ -749,7 +749,7 @@ public final class BrRestore {
             try {
                 resp = importer(leader.getStoreId()).multiIngest(ImportSstpb.MultiIngestRequest.newBuilder().setContext(ctx).addAllSsts(metas).build());
             } catch (StatusRuntimeException ex) {
-                throw new RetryException("MultiIngest on store " + leader.getStoreId() + ": " + ex.getStatus());
+                throw new RetryException("MultiIngest on store " + leader.getStoreId() + ": " + BrErrors.oneLine(ex.getStatus()));
             }
             if (!resp.hasError()) {
                 return;
@@ -795,7 +795,7 @@ public final class BrRestore {
                     break;
                 }
             } catch (StatusRuntimeException e) {
-                last = e.getStatus().toString();
+                last = BrErrors.oneLine(e.getStatus());
             }
             retriedCount.incrementAndGet();
             sleep(Math.min(4000, 1000L << (attempt - 1)));

@@ -127,7 +127,7 @@ class FuzzTest {
                 });
     }
 
-    @Property(tries = 10_000)
+    @Property
     void randomRequestsGetAnAnswer(@ForAll("requests") BackupRequest req) {
         try {
             Iterator<Brpb.BackupResponse> it = BackupGrpc.newBlockingStub(client.channel()).withDeadlineAfter(10, TimeUnit.SECONDS).backup(req);
@@ -139,7 +139,7 @@ class FuzzTest {
         }
     }
 
-    @Property(tries = 10_000)
+    @Property
     void randomBytesAreRejectedOrAnswered(@ForAll byte[] bytes) {
         try {
             Iterator<byte[]> it = ClientCalls.blockingServerStreamingCall(client.channel(), RAW,
