@@ -10,6 +10,7 @@ import dev.faketikv.client.br.BrStorage;
 import dev.faketikv.client.br.Tls;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -130,7 +131,8 @@ public final class BrCommand implements Runnable {
         }
     }
 
-    @Command(name = "backup", mixinStandardHelpOptions = true, description = "Back up a key range of the cluster (raw or txn).")
+    @Command(name = "backup", mixinStandardHelpOptions = true,
+            customSynopsis = "fake-tikv br backup raw|txn --pd HOST:PORT -s STORAGE [OPTIONS]", description = "Back up a key range of the cluster (raw or txn).")
     static final class Backup implements Callable<Integer> {
         @Mixin
         Common c = new Common();
@@ -164,15 +166,48 @@ public final class BrCommand implements Runnable {
                     System.err.println("br: --ratelimit forces sequential (--concurrency 1) backup, as TiKV limits per request");
                     conc = 1;
                 }
-                BrBackup.Result r = BrBackup.run(new BrBackup.Options(c.pdAddr(), c.raw(), c.key(c.start), c.key(c.end), cf, ratelimit, conc, ct,
-                        c.cipher(), BrStorage.parse(c.storage), gcTtl, 1.0, Common.progress(), c.tls(), BrBackup.DEFAULT_TIME_LIMIT));
+                BrStorage storage = BrStorage.parse(c.storage);
+                BrBackup.Options opts = new BrBackup.Options(c.pdAddr(), c.raw(), c.key(c.start), c.key(c.end), cf, ratelimit, conc, ct,
+                        c.cipher(), storage, gcTtl, 1.0, Common.progress(), c.tls(), BrBackup.DEFAULT_TIME_LIMIT);
+                Thread onInterrupt = interruptNotice(storage);
+                Runtime.getRuntime().addShutdownHook(onInterrupt);
+                BrBackup.Result r;
+                try {
+                    r = BrBackup.run(opts);
+                } finally {
+                    removeHook(onInterrupt);
+                }
                 System.out.println(r.summary());
                 return 0;
             });
         }
     }
 
-    @Command(name = "restore", mixinStandardHelpOptions = true, description = "Restore a backup into the cluster (Download + MultiIngest).")
+    /**
+     * Ctrl-C (or SIGTERM) during a backup: BR, too, leaves {@code backup.lock} and the SSTs written so far,
+     * which make the next backup into the folder fail, so say so in one line. Runs as a shutdown hook
+     * (the exit code stays the JVM's: 130 for SIGINT).
+     */
+    private static Thread interruptNotice(BrStorage storage) {
+        return new Thread(() -> {
+            if (!storage.noop() && Files.exists(storage.dir().resolve("backup.lock"))) {
+                System.err.println();
+                System.err.println("br: interrupted; " + BrBackup.INTERRUPTED_HINT);
+                System.err.flush();
+            }
+        }, "br-interrupted");
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            // the hook is running or about to: it says what was left behind
+        }
+    }
+
+    @Command(name = "restore", mixinStandardHelpOptions = true,
+            customSynopsis = "fake-tikv br restore raw|txn --pd HOST:PORT -s STORAGE [OPTIONS]", description = "Restore a backup into the cluster (Download + MultiIngest).")
     static final class Restore implements Callable<Integer> {
         @Mixin
         Common c = new Common();
@@ -212,6 +247,7 @@ public final class BrCommand implements Runnable {
     }
 
     @Command(name = "checksum", mixinStandardHelpOptions = true,
+            customSynopsis = "fake-tikv br checksum raw|txn --pd HOST:PORT -s STORAGE [OPTIONS]",
             description = "Compare the backupmeta's crc64xor/total_kvs/total_bytes with the cluster's.")
     static final class Checksum implements Callable<Integer> {
         @Mixin

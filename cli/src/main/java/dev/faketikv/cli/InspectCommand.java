@@ -1,14 +1,19 @@
 package dev.faketikv.cli;
 
 import dev.faketikv.client.Inspect;
+import dev.faketikv.client.br.BackupMetas;
+import dev.faketikv.client.br.BrException;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import org.tikv.kvproto.Brpb;
 
 /** {@code fake-tikv inspect FILE [--json] [--crypter.*]}: a backup SST or a backupmeta (encrypted too), decoded ({@link Inspect}). */
-@Command(name = "inspect", mixinStandardHelpOptions = true, description = "Decode a backup SST or a backupmeta as text or JSON.")
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        customSynopsis = "fake-tikv inspect FILE [--json] [--crypter.method=M --crypter.key=HEX]", description = "Decode a backup SST or a backupmeta as text or JSON.")
 public final class InspectCommand implements Callable<Integer> {
     @Parameters(index = "0", description = "an .sst file or a backupmeta")
     Path file;
@@ -24,27 +29,15 @@ public final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Path plain = null;
         try {
-            Path target = file;
-            if (cryptMethod != null) {
-                // an encrypted backupmeta (IV ‖ AES-CTR, as BR writes it): decrypt to a temp file first
-                var meta = dev.faketikv.client.br.BackupMetas.decode(java.nio.file.Files.readAllBytes(file),
-                        dev.faketikv.client.br.BackupMetas.cipher(cryptMethod, cryptKey));
-                plain = java.nio.file.Files.createTempFile("backupmeta", ".plain");
-                java.nio.file.Files.write(plain, meta.toByteArray());
-                target = plain;
-            }
-            System.out.print(Inspect.render(target, json ? Inspect.Format.JSON : Inspect.Format.TEXT));
+            // an encrypted backupmeta (IV ‖ AES-CTR, as BR writes it) is decrypted in memory
+            Brpb.CipherInfo cipher = cryptMethod == null ? null : BackupMetas.cipher(cryptMethod, cryptKey);
+            System.out.print(Inspect.render(file, json ? Inspect.Format.JSON : Inspect.Format.TEXT, cipher));
             System.out.flush();
             return 0;
-        } catch (IllegalArgumentException | java.io.IOException | dev.faketikv.client.br.BrException e) {
+        } catch (IllegalArgumentException | IOException | BrException e) {
             System.err.println("inspect: " + e.getMessage());
             return 1;
-        } finally {
-            if (plain != null) {
-                plain.toFile().delete();
-            }
         }
     }
 }

@@ -7,7 +7,10 @@ import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
 
-/** Options shared by {@code serve} and {@code demo}: a config file, then flags that override it. */
+/**
+ * Options shared by {@code serve} and {@code demo}: a config file, then flags that override it. An example in a
+ * description is a line of its own, so that help at 80 columns never wraps inside it.
+ */
 final class ServerOptions {
     @Option(names = "--config", description = "TOML config file (TiKV key names; see config/fake-tikv.toml)")
     Path config;
@@ -21,7 +24,7 @@ final class ServerOptions {
     @Option(names = "--data-dir", description = "data folder (RocksDB and scratch space)")
     String dataDir;
 
-    @Option(names = "--seed", description = "seed spec, repeatable, e.g. txn:rows=100000,regions=16 (applied once per data dir)")
+    @Option(names = "--seed", description = {"seed spec, repeatable (applied once per data dir)", "e.g. txn:rows=100000,regions=16"})
     List<String> seeds = new ArrayList<>();
 
     @Option(names = "--faults", description = "fault rules file (TOML), see config/faults/")
@@ -36,10 +39,10 @@ final class ServerOptions {
     @Option(names = "--stores", description = "stores in this process (a cluster with a PD facade when > 1)")
     Integer stores;
 
-    @Option(names = "--pd-addr", description = "PD facade address HOST:PORT (default 127.0.0.1:2379 when --stores > 1)")
+    @Option(names = "--pd-addr", description = {"PD facade address HOST:PORT", "(default 127.0.0.1:2379 when --stores > 1)"})
     String pdAddr;
 
-    @Option(names = "--set", description = "any config key, repeatable, e.g. --set backup.num-threads=4")
+    @Option(names = "--set", description = {"any config key, repeatable", "e.g. --set backup.num-threads=4"})
     List<String> sets = new ArrayList<>();
 
     TikvConfig build(TikvConfig base) {

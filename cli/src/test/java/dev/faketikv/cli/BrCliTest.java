@@ -52,7 +52,11 @@ class BrCliTest {
              FakeCluster b = FakeCluster.builder().stores(3).start()) {
             Run backup = cli("br", "backup", "txn", "--pd", a.pdAddr(), "-s", s, "--compression", "lz4");
             assertThat(backup.code()).as(backup.err()).isZero();
-            assertThat(backup.out()).startsWith("[txn backup] complete: ranges=1 regions=5 files=5 kvs=800");
+            assertThat(backup.out()).startsWith("[txn backup] complete: ranges=1 regions=5 files=5 kvs=800")
+                    .containsPattern("duration=(\\d+\\.\\d\\d)s \\(backup (\\d+\\.\\d\\d)s\\) speed=");
+            Matcher times = Pattern.compile("duration=(\\S+)s \\(backup (\\S+)s\\)").matcher(backup.out());
+            assertThat(times.find()).isTrue();
+            assertThat(Double.parseDouble(times.group(2))).isLessThanOrEqualTo(Double.parseDouble(times.group(1)));
             Run again = cli("br", "backup", "txn", "--pd", a.pdAddr(), "-s", s);
             assertThat(again.code()).isEqualTo(1);
             assertThat(again.err()).contains("backup meta file exists");
@@ -68,10 +72,14 @@ class BrCliTest {
             Run encrypted = cli("br", "backup", "txn", "--pd", a.pdAddr(), "-s", "local://" + enc, "--crypter.method", "aes128-ctr",
                     "--crypter.key", key);
             assertThat(encrypted.code()).as(encrypted.err()).isZero();
-            assertThat(cli("inspect", enc.resolve("backupmeta").toString()).code()).isEqualTo(1);
+            Run noKey = cli("inspect", enc.resolve("backupmeta").toString());
+            assertThat(noKey.code()).isEqualTo(1);
+            assertThat(noKey.err()).isEqualTo("inspect: " + enc.resolve("backupmeta") + " does not parse as a backupmeta: it may be "
+                    + "encrypted (br --crypter.method): pass --crypter.method and --crypter.key\n");
             Run decrypted = cli("inspect", enc.resolve("backupmeta").toString(), "--crypter.method", "aes128-ctr", "--crypter.key", key);
             assertThat(decrypted.code()).as(decrypted.err()).isZero();
-            assertThat(decrypted.out()).contains("cluster_id: " + Long.toUnsignedString(a.clusterId()));
+            assertThat(decrypted.out()).contains("cluster_id: " + Long.toUnsignedString(a.clusterId()))
+                    .startsWith("backupmeta: " + enc.resolve("backupmeta") + "\n");
 
             Run restore = cli("br", "restore", "txn", "--pd", b.pdAddr(), "-s", s);
             assertThat(restore.code()).as(restore.err()).isZero();

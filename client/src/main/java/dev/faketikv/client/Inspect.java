@@ -1,5 +1,6 @@
 package dev.faketikv.client;
 
+import dev.faketikv.client.br.BackupMetas;
 import dev.faketikv.client.inspect.BackupFileKind;
 import dev.faketikv.client.inspect.BackupMetaView;
 import dev.faketikv.client.inspect.JsonRenderer;
@@ -36,8 +37,9 @@ import org.tikv.kvproto.Brpb;
  * file by the RocksDB table magic number in the last 8 bytes; an SST is then decoded by
  * {@link SstContents} (read with {@link SstFileScanner}, which verifies its block checksums); anything else
  * is parsed as a backupmeta and rejected when that yields nothing recognisable, then read once into a
- * {@link BackupMetaView}. {@link TextRenderer} and {@link JsonRenderer} format those models. Encrypted
- * backup files are not decrypted, so they are rejected too. JSON integers are written as exact unsigned
+ * {@link BackupMetaView}. {@link TextRenderer} and {@link JsonRenderer} format those models. An encrypted
+ * backupmeta is decrypted in memory when its cipher is given; without it, a file named {@code backupmeta} that
+ * does not parse is reported as possibly encrypted. JSON integers are written as exact unsigned
  * decimals; timestamps and checksums above 2^53 need a parser that keeps 64-bit integers. Stateless and
  * thread-safe.
  */
@@ -55,6 +57,14 @@ public final class Inspect {
      * @throws IOException when the file cannot be read
      */
     public static String render(Path file, Format format) throws IOException {
+        return render(file, format, null);
+    }
+
+    /**
+     * {@link #render(Path, Format)} for a backupmeta BR wrote with {@code --crypter.*} ({@code cipher}; null =
+     * plaintext): it is decrypted in memory and shown under {@code file}'s name. An SST is shown as is.
+     */
+    public static String render(Path file, Format format, Brpb.CipherInfo cipher) throws IOException {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(format, "format");
         if (Files.isDirectory(file)) {
@@ -64,7 +74,8 @@ public final class Inspect {
             SstContents sst = SstContents.read(file);
             return format == Format.JSON ? JsonRenderer.render(sst) : TextRenderer.render(sst);
         }
-        Brpb.BackupMeta pb = BackupFileKind.readBackupMeta(file);
+        Brpb.BackupMeta pb = cipher == null ? BackupFileKind.readBackupMeta(file)
+                : BackupFileKind.readBackupMeta(file, BackupMetas.decode(Files.readAllBytes(file), cipher).toByteArray());
         BackupMetaView meta = BackupMetaView.of(file, pb);
         return format == Format.JSON ? JsonRenderer.render(meta) : TextRenderer.render(meta);
     }

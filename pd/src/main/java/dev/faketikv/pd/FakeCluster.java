@@ -10,6 +10,7 @@ import dev.faketikv.server.Addresses;
 import dev.faketikv.server.FakeTikv;
 import dev.faketikv.server.FakeTikvServer;
 import dev.faketikv.server.Security;
+import dev.faketikv.server.StartupErrors;
 import dev.faketikv.server.config.ConfigException;
 import dev.faketikv.server.config.TikvConfig;
 import java.io.IOException;
@@ -21,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tikv.kvproto.ImportSstpb;
@@ -71,7 +73,14 @@ public final class FakeCluster implements AutoCloseable {
         Path dataDir = Path.of(config.get(TikvConfig.DATA_DIR));
         int n = config.get(TikvConfig.STORES);
         long firstStore = config.get(TikvConfig.STORE_ID);
-        this.engine = Engine.open(dataDir.resolve("db"));
+        // a cluster that cannot start leaves behind nothing it created in the data dir
+        StartupErrors.CreatedPaths created = StartupErrors.CreatedPaths.before(dataDir);
+        try {
+            this.engine = StartupErrors.openEngine(dataDir);
+        } catch (IOException | RuntimeException e) {
+            created.undo();
+            throw e;
+        }
         boolean ok = false;
         try {
             this.regions = RegionMap.load(engine);
@@ -96,11 +105,15 @@ public final class FakeCluster implements AutoCloseable {
             }
             long clusterId = config.get(TikvConfig.CLUSTER_ID);
             InetSocketAddress pdBind = Addresses.parse(pdAddr);
-            this.pd = PdServer.start(pdBind,
-                    url -> new PdService(clusterId, directory::all, regions, url, System::currentTimeMillis),
-                    config.get(TikvConfig.STORE_VERSION).replaceFirst("^v", ""),
-                    Addresses.wildcard(pdBind.getHostString()) ? advertised : null,
-                    config.get(TikvConfig.CA_PATH).isEmpty() ? null : Security.sslContext(config));
+            SSLContext pdTls = config.get(TikvConfig.CA_PATH).isEmpty() ? null : Security.sslContext(config);
+            try {
+                this.pd = PdServer.start(pdBind,
+                        url -> new PdService(clusterId, directory::all, regions, url, System::currentTimeMillis),
+                        config.get(TikvConfig.STORE_VERSION).replaceFirst("^v", ""),
+                        Addresses.wildcard(pdBind.getHostString()) ? advertised : null, pdTls);
+            } catch (IOException e) {
+                throw StartupErrors.bindFailed(TikvConfig.PD_ADDR.name(), "--pd-addr", pdAddr, e);
+            }
             FakeTikvServer.Shared shared = new FakeTikvServer.Shared(engine, regions, this::ingested);
             for (int s = 0; s < n; s++) {
                 TikvConfig sc = config
@@ -113,6 +126,7 @@ public final class FakeCluster implements AutoCloseable {
         } finally {
             if (!ok) {
                 close();
+                created.undo();
             }
         }
     }

@@ -1,7 +1,10 @@
 package dev.faketikv.pd;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
 import io.grpc.ForwardingServerCall;
@@ -17,7 +20,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What BR asked the PD facade: every gRPC call (method, each request message as protobuf JSON, how it
- * ended), numbered in arrival order, newest {@value #CAPACITY} entries kept. PD requests carry no secrets.
+ * ended), numbered in arrival order, newest {@value #CAPACITY} entries kept; {@code service_id} is shown as
+ * text. PD requests carry no secrets.
  * Served at {@code GET /fake/journal} on the PD port. Thread-safe.
  */
 public final class PdJournal implements ServerInterceptor {
@@ -46,7 +50,7 @@ public final class PdJournal implements ServerInterceptor {
                 ObjectNode e = entry(n, method, "request");
                 if (message instanceof MessageOrBuilder m) {
                     try {
-                        e.set("message", OM.readTree(JsonFormat.printer().preservingProtoFieldNames().print(m)));
+                        e.set("message", readable(m));
                     } catch (IOException ex) {
                         e.put("message", String.valueOf(message));
                     }
@@ -55,6 +59,20 @@ public final class PdJournal implements ServerInterceptor {
                 super.onMessage(message);
             }
         };
+    }
+
+    /**
+     * {@code m} as protobuf JSON, except that {@code service_id} (bytes, BR's {@code br-<uuid>} in
+     * {@code UpdateServiceGCSafePoint}) is shown as the text it is rather than base64.
+     */
+    static JsonNode readable(MessageOrBuilder m) throws IOException {
+        JsonNode json = OM.readTree(JsonFormat.printer().preservingProtoFieldNames().print(m));
+        FieldDescriptor f = m.getDescriptorForType().findFieldByName("service_id");
+        if (json instanceof ObjectNode o && f != null && f.getType() == FieldDescriptor.Type.BYTES && !f.isRepeated()
+                && o.has("service_id")) {
+            o.put("service_id", ((ByteString) m.getField(f)).toStringUtf8());
+        }
+        return json;
     }
 
     private static ObjectNode entry(long call, String method, String kind) {

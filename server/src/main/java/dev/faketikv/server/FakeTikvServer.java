@@ -43,6 +43,7 @@ import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tikv.kvproto.ImportSstpb;
@@ -106,10 +107,16 @@ public final class FakeTikvServer implements AutoCloseable {
         this.trace = new Trace(config.get(TikvConfig.TRACE));
         Path storeDir = b.shared == null ? dataDir : dataDir.resolve("store-" + storeId);
         Endpoint.StorageFactory storages = b.storages != null ? b.storages : defaultStorages();
+        // a store that cannot start says so before it touches the data dir, and leaves behind nothing it created
+        if (b.shared == null && b.serverBuilder == null) {
+            StartupErrors.checkBindable(TikvConfig.SERVER_ADDR.name(), "--addr", Addresses.parse(config.get(TikvConfig.SERVER_ADDR)));
+        }
+        StartupErrors.checkBindable(TikvConfig.STATUS_ADDR.name(), "--status-addr", Addresses.parse(config.get(TikvConfig.STATUS_ADDR)));
+        StartupErrors.CreatedPaths created = b.shared == null ? StartupErrors.CreatedPaths.before(dataDir) : null;
         boolean ok = false;
         try {
             if (b.shared == null) {
-                this.engine = Engine.open(dataDir.resolve("db"));
+                this.engine = StartupErrors.openEngine(dataDir);
                 closers.push(engine::close);
                 this.regions = RegionMap.load(engine);
             } else {
@@ -142,21 +149,32 @@ public final class FakeTikvServer implements AutoCloseable {
             }
             ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder : defaultServerBuilder(config);
             Consumer<List<ImportSstpb.SSTMeta>> ingested = b.shared == null ? metas -> { } : b.shared.onIngested();
-            this.grpc = sb.addService(ServerInterceptors.intercept(
-                            new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace), interceptors))
-                    .addService(ServerInterceptors.intercept(
-                            new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
-                    .build().start();
+            try {
+                this.grpc = sb.addService(ServerInterceptors.intercept(
+                                new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace), interceptors))
+                        .addService(ServerInterceptors.intercept(
+                                new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
+                        .build().start();
+            } catch (IOException e) {
+                throw StartupErrors.bindFailed(TikvConfig.SERVER_ADDR.name(), "--addr", config.get(TikvConfig.SERVER_ADDR), e);
+            }
             closers.push(this::stopGrpc);
-            this.status = new StatusServer(Addresses.parse(config.get(TikvConfig.STATUS_ADDR)),
-                    config.tls() ? Security.sslContext(config) : null);
+            SSLContext statusTls = config.tls() ? Security.sslContext(config) : null;
+            try {
+                this.status = new StatusServer(Addresses.parse(config.get(TikvConfig.STATUS_ADDR)), statusTls);
+            } catch (IOException e) {
+                throw StartupErrors.bindFailed(TikvConfig.STATUS_ADDR.name(), "--status-addr", config.get(TikvConfig.STATUS_ADDR), e);
+            }
             closers.push(status::close);
-            status.start(new StoreStatusView(configs, addr(), statusAddr(), endpoint, regions, metrics, faults, trace, journal));
+            status.start(new StoreStatusView(configs, addr(), statusAddr(), endpoint, regions, metrics, faults, trace, journal, requests));
             b.pd.putStore(storePb());
             ok = true;
         } finally {
             if (!ok) {
                 unwind();
+                if (created != null) {
+                    created.undo();
+                }
             }
         }
     }

@@ -9,6 +9,7 @@ import dev.faketikv.server.control.Trace;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.status.StatusServer;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The parts of one store the status server shows and changes, handed to it by {@link FakeTikvServer}
@@ -16,7 +17,8 @@ import java.util.Map;
  * advertised ones, fixed once both servers are bound. Thread-safe as its parts are.
  */
 record StoreStatusView(ConfigController configs, String addr, String statusAddr, Endpoint endpoint, RegionMap regions,
-                       BackupMetrics metrics, Faults faults, Trace trace, Journal journal) implements StatusServer.Store {
+                       BackupMetrics metrics, Faults faults, Trace trace, Journal journal, AtomicLong requests)
+        implements StatusServer.Store {
     @Override
     public TikvConfig config() {
         return configs.config();
@@ -30,6 +32,11 @@ record StoreStatusView(ConfigController configs, String addr, String statusAddr,
     @Override
     public int busyWorkers() {
         return endpoint.busyWorkers();
+    }
+
+    @Override
+    public void resetRequestNumbers() {
+        requests.set(0);
     }
 
     @Override

@@ -126,14 +126,21 @@ public final class BrBackup {
     /** BR's {@code DefaultBRGCSafePointTTL}. */
     public static final long DEFAULT_GC_TTL_SECONDS = 300;
 
-    /** What the backup produced. */
-    public record Result(Brpb.BackupMeta meta, int files, long kvs, long bytes, long size, long millis, int retried, int regions) {
+    /**
+     * What the backup produced. {@code millis} is the whole run (PD connection, TSO, GC safe point, the
+     * backupmeta); {@code backupMillis} is the stores' part, from the first backup request sent to the last
+     * response received, over which the speed is computed (a small backup's run is mostly client start-up).
+     */
+    public record Result(Brpb.BackupMeta meta, int files, long kvs, long bytes, long size, long millis, int retried, int regions,
+            long backupMillis) {
         public String summary() {
             double secs = Math.max(millis, 1) / 1000.0;
+            double backupSecs = Math.max(backupMillis, 1) / 1000.0;
             return String.format(java.util.Locale.ROOT,
-                    "[%s backup] complete: ranges=%d regions=%d files=%d kvs=%d bytes=%d size=%d retried=%d duration=%.2fs speed=%.1f MB/s",
+                    "[%s backup] complete: ranges=%d regions=%d files=%d kvs=%d bytes=%d size=%d retried=%d duration=%.2fs (backup %.2fs)"
+                            + " speed=%.1f MB/s",
                     meta.getIsRawKv() ? "raw" : "txn", Math.max(1, meta.getRawRangesCount()), regions, files, kvs, bytes, size, retried, secs,
-                    bytes / secs / 1e6);
+                    backupSecs, bytes / backupSecs / 1e6);
         }
     }
 
@@ -152,6 +159,9 @@ public final class BrBackup {
     private final Context.CancellableContext cancel = Context.current().withCancellation();
     /** System.nanoTime() of the first failure since the last progress, or {@link #NOT_FAILING}. */
     private final AtomicLong failingSince = new AtomicLong(NOT_FAILING);
+    /** System.nanoTime() when the first backup request was sent ({@link #NOT_FAILING} before), and of the last response. */
+    private final AtomicLong firstSent = new AtomicLong(NOT_FAILING);
+    private final AtomicLong lastResponse = new AtomicLong(NOT_FAILING);
     private static final long NOT_FAILING = Long.MIN_VALUE;
     private static final long WATCHDOG_MS = 50;
     private Progress bar;
@@ -161,13 +171,25 @@ public final class BrBackup {
         this.o = o;
     }
 
+    /** What to do about a folder a backup left unfinished (interrupted, or failed after it wrote {@code backup.lock}). */
+    public static final String INTERRUPTED_HINT =
+            "the folder keeps backup.lock and partial files: remove the folder (or use another -s) before backing up again";
+
     public static Result run(Options o) {
         return new BrBackup(o).run();
     }
 
     private Result run() {
         long t0 = System.nanoTime();
-        o.storage().checkEmptyForBackup();
+        try {
+            o.storage().checkEmptyForBackup();
+        } catch (BrException e) {
+            if (e.getMessage().startsWith("backup lock file exists")) {
+                // BR leaves backup.lock behind when it is interrupted; say what to do about it
+                throw new BrException(e.getMessage() + " (" + INTERRUPTED_HINT + ")", e);
+            }
+            throw e;
+        }
         try (PdClient pdc = PdClient.connect(o.pd(), o.tls())) {
             this.pd = pdc;
             // a PD call that hangs (PD gone silent before anything failed) must not outlast the limit either
@@ -216,7 +238,10 @@ public final class BrBackup {
                     bytes += f.getTotalBytes();
                     size += f.getSize();
                 }
-                return new Result(meta, meta.getFilesCount(), kvs, bytes, size, (System.nanoTime() - t0) / 1_000_000, retried.get(), regions);
+                long sent = firstSent.get();
+                long backupNanos = sent == NOT_FAILING || lastResponse.get() == NOT_FAILING ? 0 : lastResponse.get() - sent;
+                return new Result(meta, meta.getFilesCount(), kvs, bytes, size, (System.nanoTime() - t0) / 1_000_000, retried.get(), regions,
+                        backupNanos / 1_000_000);
             } finally {
                 keeper.shutdownNow();
                 try {
@@ -345,8 +370,10 @@ public final class BrBackup {
         Context.CancellableContext call = cancel.withCancellation();
         Context prev = call.attach();
         try {
+            firstSent.compareAndSet(NOT_FAILING, System.nanoTime());
             for (var it = client.stream(req); it.hasNext(); ) {
                 BackupResponse r = it.next();
+                lastResponse.set(System.nanoTime());
                 responses++;
                 backoff = Math.max(backoff, onResponse(storeId, r));
                 if (fatal.get() != null) {

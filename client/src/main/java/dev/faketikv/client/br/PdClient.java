@@ -3,8 +3,11 @@ package dev.faketikv.client.br;
 import com.google.protobuf.ByteString;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -86,10 +89,38 @@ public final class PdClient implements AutoCloseable {
                 throw new BrException("leader url doesn't exist (PD " + addr + ")");
             }
             return new PdClient(addr, tls, ch, m.getHeader().getClusterId());
+        } catch (StatusRuntimeException e) {
+            ch.shutdownNow();
+            throw connectError(addr, e);
         } catch (RuntimeException e) {
             ch.shutdownNow();
             throw e;
         }
+    }
+
+    private static boolean refused(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof ConnectException || String.valueOf(t.getMessage()).contains("Connection refused")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The first call to PD failed: a store's address given as {@code --pd} (UNIMPLEMENTED) and nothing listening
+     * (connection refused) each get one line naming the address; other failures stay gRPC's status.
+     */
+    private static RuntimeException connectError(String addr, StatusRuntimeException e) {
+        Status.Code code = e.getStatus().getCode();
+        if (code == Status.Code.UNIMPLEMENTED) {
+            return new BrException(addr + " is not a PD (it answers UNIMPLEMENTED to pdpb.PD/GetMembers; is it a store's address?)");
+        }
+        if (code == Status.Code.UNAVAILABLE && refused(e)) {
+            return new BrException("cannot reach PD at " + addr + ": connection refused", e);
+        }
+        // anything else (a TLS handshake refused, a name that does not resolve) keeps gRPC's status, which br prints in one line
+        return e;
     }
 
     public long clusterId() {

@@ -2,7 +2,6 @@ package dev.faketikv.client.inspect;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.SeekableByteChannel;
@@ -52,17 +51,35 @@ public final class BackupFileKind {
      * @throws IllegalArgumentException when it does not parse, or parses into nothing recognisable
      */
     public static Brpb.BackupMeta readBackupMeta(Path file) throws IOException {
-        long size = Files.size(file);
+        return readBackupMeta(file, Files.readAllBytes(file));
+    }
+
+    /**
+     * {@code bytes} (the plaintext of {@code file}, which names it in errors) parsed as a backupmeta.
+     *
+     * @throws IllegalArgumentException when they do not parse, or parse into nothing recognisable
+     */
+    public static Brpb.BackupMeta readBackupMeta(Path file, byte[] bytes) {
         Brpb.BackupMeta meta;
-        try (InputStream in = Files.newInputStream(file)) {
-            meta = Brpb.BackupMeta.parseFrom(in);
+        try {
+            meta = Brpb.BackupMeta.parseFrom(bytes);
         } catch (InvalidProtocolBufferException e) {
-            throw new IllegalArgumentException("not an SST or a backupmeta: " + file, e);
+            throw notABackupMeta(file, e);
         }
-        if (!looksLikeBackupMeta(meta, size)) {
-            throw new IllegalArgumentException("not an SST or a backupmeta: " + file);
+        if (!looksLikeBackupMeta(meta, bytes.length)) {
+            throw notABackupMeta(file, null);
         }
         return meta;
+    }
+
+    /** BR names its metadata file {@code backupmeta}; one that does not parse is most likely encrypted. */
+    private static IllegalArgumentException notABackupMeta(Path file, Exception cause) {
+        Path name = file.getFileName();
+        String why = name != null && name.toString().startsWith("backupmeta")
+                ? file + " does not parse as a backupmeta: it may be encrypted (br --crypter.method): "
+                        + "pass --crypter.method and --crypter.key"
+                : "not an SST or a backupmeta: " + file;
+        return new IllegalArgumentException(why, cause);
     }
 
     /**

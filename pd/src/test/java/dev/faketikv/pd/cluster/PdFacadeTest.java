@@ -276,6 +276,9 @@ class PdFacadeTest {
         assertThat(get(http, "/pd/api/v1/stats/region").body()).startsWith("{\"count\":" + regions.size() + ",");
         assertThat(get(http, "/pd/api/v1/nope").statusCode()).isEqualTo(404);
         assertThat(get(http, "/fake/journal").body()).contains("\"method\" : \"pdpb.PD/GetMembers\"");
+        pd.updateServiceGCSafePoint(service("br-journal-test", 0, 0));
+        assertThat(get(http, "/fake/journal").body()).as("service_id as text, not base64")
+                .contains("\"service_id\" : \"br-journal-test\"");
         assertThat(http.send(HttpRequest.newBuilder(URI.create("http://" + cluster.pdAddr() + "/pd/api/v1/version"))
                 .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(405);
         // and gRPC on the same port keeps working in between

@@ -13,17 +13,20 @@ import java.util.TreeMap;
 
 /**
  * fake-tikv's control plane: {@code /fail} (TiKV's fail-rs endpoints, {@code /fail/{name}}),
- * {@code /faults} (fault rules), {@code /trace} and {@code /journal}.
+ * {@code /faults} (fault rules), {@code /trace} and {@code /journal}. Loading rules and clearing the journal
+ * both number the next request 1, so {@code match = { request = 1 }} means the next request.
  */
 final class ControlResources {
     private final Faults faults;
     private final Trace trace;
     private final Journal journal;
+    private final Runnable resetRequestNumbers;
 
-    ControlResources(Faults faults, Trace trace, Journal journal) {
+    ControlResources(Faults faults, Trace trace, Journal journal, Runnable resetRequestNumbers) {
         this.faults = faults;
         this.trace = trace;
         this.journal = journal;
+        this.resetRequestNumbers = resetRequestNumbers;
     }
 
     List<Route> routes() {
@@ -60,12 +63,14 @@ final class ControlResources {
                         .on(req -> Response.json(journal.toJson()), "GET")
                         .on(req -> {
                             journal.clear();
+                            resetRequestNumbers.run();
                             return Response.json("{}\n");
                         }, "DELETE"),
                 Route.exact("/faults")
                         .on(req -> Response.json(rules.toJson()), "GET")
                         .on(req -> {
                             rules.replace(req.body());
+                            resetRequestNumbers.run();
                             return Response.json(rules.toJson());
                         }, "PUT", "POST")
                         .on(req -> {
@@ -81,6 +86,10 @@ final class ControlResources {
     private Response setFailPoint(Request req) {
         if (req.body().isBlank()) {
             throw new HttpError(400, "the body must hold the actions, e.g. return(boom)");
+        }
+        if (!FailPoints.NAMES.containsKey(req.param(1))) {
+            throw new HttpError(404, "no failpoint named " + req.param(1) + ": fake-tikv evaluates "
+                    + String.join(", ", new TreeMap<>(FailPoints.NAMES).keySet()));
         }
         faults.failPoints().set(req.param(1), req.body().trim());
         return Response.text(req.body().trim() + "\n");

@@ -32,25 +32,31 @@ import javax.net.ssl.SSLParameters;
  * server offers for backup, plus fake-tikv's control plane.
  *
  * <pre>
+ * GET    /                            this list
  * GET    /metrics                     Prometheus text
  * GET    /status                      store id, cluster id, address, regions
  * GET    /config                      effective config, nested by section, TiKV key names
  * POST   /config                      {"backup.num-threads": 4, ...}: backup.* keys, all or nothing; 400 names a bad key
  * GET    /fail                        failpoints set, and the names fake-tikv evaluates
  * GET    /fail/{name}                 its actions (404 when unset)
- * PUT    /fail/{name}                 body: fail-rs actions, e.g. 2*return(boom)->sleep(100)
+ * PUT    /fail/{name}                 body: fail-rs actions, e.g. 2*return(boom)->sleep(100); 404 for a name fake-tikv never evaluates
  * DELETE /fail/{name}
  * GET    /regions                     the region map
  * POST   /regions/split               {"key": "hex raw key"} (txn: memcomparable-encoded; "is_raw_kv": true = as is)
  * POST   /regions/{id}/leader         {"store": N} (a peer is added on that store when missing)
  * POST   /regions/{id}/epoch          {"conf_ver": N, "version": N}, or {} to bump the version
- * GET    /journal, DELETE /journal    requests received and responses sent
+ * GET    /journal, DELETE /journal    requests received and responses sent; DELETE also numbers the next request 1
  * GET    /faults                      fault rules with their counters
- * PUT    /faults                      body: rules (TOML or JSON) replacing all; 400 names a bad rule
+ * PUT    /faults                      body: rules (TOML or JSON) replacing all; 400 names a bad rule; the next
+ *                                     request is number 1 (match.request counts from the moment rules are loaded)
  * DELETE /faults, DELETE /faults/{name}, POST /faults/{name}/release
  * </pre>
  *
  * Mutations are answered with JSON; errors with 400/404 and a one-line reason.
+ *
+ * <p>Request numbers ({@code match = { request = N }} in a fault rule) restart at 1 whenever rules are
+ * loaded ({@code PUT /faults}) and on {@code DELETE /journal}: a scenario file loaded into a store that has
+ * already served requests fires on the next request, as it would at start-up ({@code --faults FILE}).
  *
  * <p>Structure: {@link #handle} applies the server-wide checks (client certificate common name,
  * {@code fake.status-readonly}, body size), finds the {@link Route} for the path, which picks the
@@ -97,7 +103,26 @@ public final class StatusServer implements AutoCloseable {
         Trace trace();
 
         Journal journal();
+
+        /** Numbers the next request 1 (fault rules match on request numbers). */
+        void resetRequestNumbers();
     }
+
+    /** What {@code GET /} answers: every endpoint, one a line. */
+    static final String ENDPOINTS = """
+            GET    /                       this list
+            GET    /metrics                Prometheus text
+            GET    /status                 store id, cluster id, addresses, regions
+            GET    /config                 effective config; POST /config {"backup.num-threads": 4} changes backup.* keys
+            GET    /fail                   failpoints set, and the names fake-tikv evaluates
+            GET    /fail/{name}            its actions; PUT /fail/{name} (body: e.g. 1*return(boom)); DELETE /fail/{name}
+            GET    /regions                the region map; POST /regions/split {"key": "hex"}
+            POST   /regions/{id}/leader    {"store": N}; POST /regions/{id}/epoch {"conf_ver": N, "version": N}
+            GET    /journal                requests received and responses sent; DELETE /journal clears it
+            GET    /faults                 fault rules with counters; PUT /faults (TOML or JSON) replaces them
+            DELETE /faults, DELETE /faults/{name}, POST /faults/{name}/release
+            GET    /trace                  trace lines; PUT /trace true|false; DELETE /trace
+            """;
 
     private final HttpServer http;
     private final ExecutorService executor;
@@ -141,7 +166,8 @@ public final class StatusServer implements AutoCloseable {
         List<Route> all = new ArrayList<>();
         all.addAll(new StoreResources(store).routes());
         all.addAll(new RegionResources(store.regions()).routes());
-        all.addAll(new ControlResources(store.faults(), store.trace(), store.journal()).routes());
+        all.add(Route.exact("/").on(req -> Response.text(ENDPOINTS), "GET"));
+        all.addAll(new ControlResources(store.faults(), store.trace(), store.journal(), store::resetRequestNumbers).routes());
         this.routes = List.copyOf(all);
         http.createContext("/", this::handle);
         http.start();
@@ -199,7 +225,7 @@ public final class StatusServer implements AutoCloseable {
                 return r.dispatch(method, path, body, m);
             }
         }
-        throw new HttpError(404, "not found: " + path);
+        throw new HttpError(404, "not found: " + path + " (GET / lists the endpoints)");
     }
 
     private static void reply(HttpExchange ex, Response r) throws IOException {

@@ -21,6 +21,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
@@ -109,7 +111,12 @@ class ControlPlaneTest {
     @Test
     void statusAndMetricsAndUnknownPaths() throws Exception {
         assertThat(json("GET", "/status", null).get("store_id").asLong()).isEqualTo(1);
-        assertThat(http("GET", "/nope", null).statusCode()).isEqualTo(404);
+        HttpResponse<String> nope = http("GET", "/nope", null);
+        assertThat(nope.statusCode()).isEqualTo(404);
+        assertThat(nope.body()).isEqualTo("not found: /nope (GET / lists the endpoints)\n");
+        HttpResponse<String> root = http("GET", "/", null);
+        assertThat(root.statusCode()).isEqualTo(200);
+        assertThat(root.body()).contains("GET    /metrics", "PUT /faults", "GET    /fail", "/regions/split", "/journal");
         assertThat(http("DELETE", "/metrics", null).statusCode()).isEqualTo(405);
     }
 
@@ -144,6 +151,44 @@ class ControlPlaneTest {
         http("PUT", "/fail/backup_before_response", "1*return(replaced)");
         assertThat(backup().stream().filter(BackupResponse::hasError)).singleElement()
                 .satisfies(x -> assertThat(x.getError().getMsg()).isEqualTo("replaced"));
+    }
+
+    @Test
+    void aFailpointFakeTikvNeverEvaluatesIsRefusedWithTheKnownNames() throws Exception {
+        HttpResponse<String> r = http("PUT", "/fail/no_such_point", "return(boom)");
+        assertThat(r.statusCode()).isEqualTo(404);
+        assertThat(r.body()).startsWith("no failpoint named no_such_point: fake-tikv evaluates backup_after_save, ")
+                .contains("backup_before_scan", "import_before_ingest").hasLineCount(1);
+        assertThat(http("GET", "/fail/no_such_point", null).statusCode()).isEqualTo(404);
+        assertThat(json("GET", "/fail", null).get("set").size()).isZero();
+    }
+
+    @Test
+    void requestNumbersCountFromTheMomentRulesAreLoadedAndFromAClearedJournal() throws Exception {
+        backup();
+        backup();
+        assertThat(TIKV.server().requestCount()).isEqualTo(2);
+        // a scenario file loaded on a running store fires on its next request, as at start-up
+        http("PUT", "/faults", Files.readString(scenario("cluster-id-mismatch.toml")));
+        assertThat(TIKV.server().requestCount()).isZero();
+        assertThat(backup()).singleElement().satisfies(r -> assertThat(r.getError().hasClusterIdError()).isTrue());
+        assertThat(json("GET", "/faults", null).get(0).get("fired").asLong()).isEqualTo(1);
+        assertThat(backup()).noneMatch(BackupResponse::hasError);
+        // DELETE /journal starts the numbering again too
+        assertThat(http("DELETE", "/journal", null).statusCode()).isEqualTo(200);
+        assertThat(backup()).singleElement().satisfies(r -> assertThat(r.getError().hasClusterIdError()).isTrue());
+        assertThat(json("GET", "/faults", null).get(0).get("fired").asLong()).isEqualTo(2);
+    }
+
+    /** A scenario file of config/faults, found from the module folder the test runs in. */
+    static Path scenario(String name) {
+        for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+            Path f = d.resolve("config/faults").resolve(name);
+            if (Files.exists(f)) {
+                return f;
+            }
+        }
+        throw new IllegalStateException("config/faults/" + name + " not found");
     }
 
     @Test
@@ -289,7 +334,6 @@ class ControlPlaneTest {
     void requestWideDelayAndClusterIdMismatch() throws Exception {
         http("PUT", "/faults", "[[rule]]\nmatch = { request = 1 }\naction = \"cluster_id_mismatch\"\n"
                 + "[[rule]]\nmatch = { request = 2 }\naction = \"delay\"\nduration = \"400ms\"\n");
-        TIKV.server().resetRequestNumbers();
         List<BackupResponse> first = backup();
         assertThat(first).singleElement().satisfies(r -> {
             assertThat(r.getError().getClusterIdError().getCurrent()).isEqualTo(TIKV.clusterId());
