@@ -26,11 +26,21 @@ import org.tikv.kvproto.Pdpb;
  * data; {@code GetRegion} looks its key up as given), stores from the cluster.
  *
  * <p>TSO: {@code physical(ms) << 18 | logical}, strictly increasing across all streams; a batch of
- * {@code count} answers its last timestamp. A request header whose {@code cluster_id} is non-zero and not
- * this cluster's fails with {@code FAILED_PRECONDITION} ("mismatch cluster id"), as PD does.
+ * {@code count} answers its last timestamp.
  *
- * <p>GC: the GC safe point only moves forward (and moves the {@code gc_worker} service safe point with it,
- * as TiDB's GC worker does), with no upper bound: PD v5.4 keeps the larger value and refuses nothing
+ * <p>Cluster id: every call but {@code GetMembers} must carry this cluster's id in its header, else it fails
+ * with {@code FAILED_PRECONDITION} "mismatch cluster id, need X but got Y" — 0 included, as PD v5.4's
+ * {@code validateRequest} ({@code server/grpc_service.go:1417-1427}) and {@code Tso} ({@code :153-155}) demand an
+ * exact match; {@code GetMembers} checks nothing, since a client learns the id from it ({@code :62-64}).
+ *
+ * <p>{@code GetStore} of an unknown id fails the call with gRPC {@code UNKNOWN} "invalid store ID X, not found"
+ * ({@code :456-461}). Stores carry {@code git_hash} and {@code deploy_path} as TiKV reports them
+ * ({@code src/server/node.rs:115-126}): "Unknown git hash" (TiKV's text when built without
+ * {@code TIKV_BUILD_GIT_HASH}: fake-tikv is no TiKV build) and the folder the store runs from, when the
+ * store left them empty.
+ *
+ * <p>GC: the GC safe point only moves forward, and {@code UpdateGCSafePoint} touches nothing else (not the
+ * {@code gc_worker} service safe point: TiDB's GC worker moves that itself; {@code :1257-1302}), with no upper bound: PD v5.4 keeps the larger value and refuses nothing
  * ({@code server/grpc_service.go:1282-1301}), so {@code UpdateGCSafePoint(2^64-1)} is accepted and every later
  * txn backup fails its GC check until a restart. Kept as PD does; {@code [security]} (TLS with client
  * certificates on the PD port, {@link PdServer}) is what stops a stranger from sending it; service safe points follow PD v5.4's rule (see
@@ -55,7 +65,8 @@ public final class PdService extends PDGrpc.PDImplBase {
     private final Object gcLock = new Object();
     private long gcSafePoint;
     /** Service id → {safe point, expiry in seconds since the epoch}; guarded by {@code gcLock}. */
-    private final Map<String, long[]> serviceSafePoints = new java.util.HashMap<>(Map.of(GC_WORKER, new long[] {0, Long.MAX_VALUE}));
+    /** Sorted by service id as etcd keys are (byte order; ids here are ASCII), for PD's tie rule. */
+    private final Map<String, long[]> serviceSafePoints = new java.util.TreeMap<>(Map.of(GC_WORKER, new long[] {0, Long.MAX_VALUE}));
     private static final String GC_WORKER = "gc_worker";
 
     public PdService(long clusterId, Supplier<List<Metapb.Store>> stores, RegionMap regions, Supplier<String> clientUrl,
@@ -76,14 +87,18 @@ public final class PdService extends PDGrpc.PDImplBase {
                 .setError(Pdpb.Error.newBuilder().setType(type).setMessage(message)).build();
     }
 
-    /** PD's header check; false (and the call failed) when the cluster id is foreign. */
+    /** PD's {@code validateRequest}: false (and the call failed) unless the header carries exactly this cluster's id. */
     private boolean check(Pdpb.RequestHeader h, StreamObserver<?> out) {
-        if (h.getClusterId() != 0 && h.getClusterId() != clusterId) {
-            out.onError(Status.FAILED_PRECONDITION.withDescription("mismatch cluster id, need " + Long.toUnsignedString(clusterId)
-                    + " but got " + Long.toUnsignedString(h.getClusterId())).asRuntimeException());
+        if (h.getClusterId() != clusterId) {
+            out.onError(mismatch(h.getClusterId()));
             return false;
         }
         return true;
+    }
+
+    private io.grpc.StatusRuntimeException mismatch(long got) {
+        return Status.FAILED_PRECONDITION.withDescription("mismatch cluster id, need " + Long.toUnsignedString(clusterId)
+                + " but got " + Long.toUnsignedString(got)).asRuntimeException();
     }
 
     private static <T> void reply(StreamObserver<T> out, T v) {
@@ -104,9 +119,7 @@ public final class PdService extends PDGrpc.PDImplBase {
 
     @Override
     public void getMembers(Pdpb.GetMembersRequest request, StreamObserver<Pdpb.GetMembersResponse> out) {
-        if (!check(request.getHeader(), out)) {
-            return;
-        }
+        // no cluster id check: the client does not know it yet
         Pdpb.Member m = member();
         reply(out, Pdpb.GetMembersResponse.newBuilder().setHeader(ok()).addMembers(m).setLeader(m).setEtcdLeader(m).build());
     }
@@ -116,9 +129,8 @@ public final class PdService extends PDGrpc.PDImplBase {
         return new StreamObserver<>() {
             @Override
             public void onNext(Pdpb.TsoRequest req) {
-                if (req.getHeader().getClusterId() != 0 && req.getHeader().getClusterId() != clusterId) {
-                    out.onError(Status.FAILED_PRECONDITION.withDescription("mismatch cluster id, need " + Long.toUnsignedString(clusterId)
-                            + " but got " + Long.toUnsignedString(req.getHeader().getClusterId())).asRuntimeException());
+                if (req.getHeader().getClusterId() != clusterId) {
+                    out.onError(mismatch(req.getHeader().getClusterId()));
                     return;
                 }
                 long count = Integer.toUnsignedLong(req.getCount());
@@ -170,7 +182,7 @@ public final class PdService extends PDGrpc.PDImplBase {
             if (request.getExcludeTombstoneStores() && s.getState() == Metapb.StoreState.Tombstone) {
                 continue;
             }
-            b.addStores(s);
+            b.addStores(asReported(s));
         }
         reply(out, b.build());
     }
@@ -182,12 +194,41 @@ public final class PdService extends PDGrpc.PDImplBase {
         }
         for (Metapb.Store s : stores.get()) {
             if (s.getId() == request.getStoreId()) {
-                reply(out, Pdpb.GetStoreResponse.newBuilder().setHeader(ok()).setStore(s).build());
+                reply(out, Pdpb.GetStoreResponse.newBuilder().setHeader(ok()).setStore(asReported(s)).build());
                 return;
             }
         }
-        reply(out, Pdpb.GetStoreResponse.newBuilder()
-                .setHeader(err(Pdpb.ErrorType.UNKNOWN, "invalid store ID " + request.getStoreId() + ", not found")).build());
+        out.onError(Status.UNKNOWN.withDescription("invalid store ID " + Long.toUnsignedString(request.getStoreId()) + ", not found")
+                .asRuntimeException());
+    }
+
+    /** TiKV's {@code git_hash} fallback ({@code src/server/node.rs:122-126}). */
+    static final String GIT_HASH = "Unknown git hash";
+    /** Where the store's code runs from: TiKV reports its binary's folder ({@code node.rs:115-119}). */
+    private static final String DEPLOY_PATH = deployPath();
+
+    private static String deployPath() {
+        try {
+            return java.nio.file.Path.of(PdService.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+                    .toAbsolutePath().getParent().toString();
+        } catch (RuntimeException | java.net.URISyntaxException e) {
+            return System.getProperty("user.dir");
+        }
+    }
+
+    /** {@code s} with the {@code git_hash} and {@code deploy_path} a TiKV store reports, where it left them empty. */
+    private static Metapb.Store asReported(Metapb.Store s) {
+        if (!s.getGitHash().isEmpty() && !s.getDeployPath().isEmpty()) {
+            return s;
+        }
+        Metapb.Store.Builder b = s.toBuilder();
+        if (s.getGitHash().isEmpty()) {
+            b.setGitHash(GIT_HASH);
+        }
+        if (s.getDeployPath().isEmpty()) {
+            b.setDeployPath(DEPLOY_PATH);
+        }
+        return b.build();
     }
 
     private Pdpb.GetRegionResponse regionResponse(Region r) {
@@ -261,12 +302,8 @@ public final class PdService extends PDGrpc.PDImplBase {
         long now;
         synchronized (gcLock) {
             if (Long.compareUnsigned(request.getSafePoint(), gcSafePoint) > 0) {
+                // only the GC safe point: PD leaves the service safe points alone (grpc_service.go:1282-1301)
                 gcSafePoint = request.getSafePoint();
-                // TiDB's GC worker moves its own service safe point before it moves the GC safe point
-                long[] w = serviceSafePoints.get(GC_WORKER);
-                if (Long.compareUnsigned(gcSafePoint, w[0]) > 0) {
-                    w[0] = gcSafePoint;
-                }
             }
             now = gcSafePoint;
         }
@@ -309,13 +346,16 @@ public final class PdService extends PDGrpc.PDImplBase {
         reply(out, resp.build());
     }
 
-    /** Drops expired entries and returns the smallest (gc_worker on ties). Under {@code gcLock}. */
+    /**
+     * Drops expired entries and returns the smallest; on a tie the first in key order, as PD's
+     * {@code LoadMinServiceGCSafePoint} walks etcd keys in order with a strict {@code <}
+     * ({@code server/core/storage.go:530-585}, :567), so {@code br-…} wins over {@code gc_worker}. Under {@code gcLock}.
+     */
     private Map.Entry<String, long[]> minServiceSafePoint(long nowSec) {
         serviceSafePoints.entrySet().removeIf(e -> !e.getKey().equals(GC_WORKER) && e.getValue()[1] < nowSec);
         Map.Entry<String, long[]> min = null;
         for (Map.Entry<String, long[]> e : serviceSafePoints.entrySet()) {
-            if (min == null || Long.compareUnsigned(e.getValue()[0], min.getValue()[0]) < 0
-                    || (e.getValue()[0] == min.getValue()[0] && e.getKey().equals(GC_WORKER))) {
+            if (min == null || Long.compareUnsigned(e.getValue()[0], min.getValue()[0]) < 0) {
                 min = e;
             }
         }

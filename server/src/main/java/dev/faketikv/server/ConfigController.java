@@ -8,11 +8,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One store's live configuration and its online-change policy: the part of TiKV's
- * {@code ConfigController} ({@code src/config.rs}, {@code update} / {@code update_config}) that backup
- * needs. Only {@code backup.*} keys change online; every value is validated first and nothing changes
- * when one is bad. New values take effect on the next request ({@code num-threads} resizes the
- * {@code bkwkr} pool then); {@code io-thread-size} only at restart, as in TiKV.
+ * One store's live configuration and its online-change policy: TiKV 5.4's {@code ConfigController}
+ * ({@code src/config.rs:3420-3512}, {@code update} → {@code update_impl}) for the keys backup needs. Only
+ * {@code backup.*} keys change online. As in TiKV the whole new config is validated first
+ * ({@code incoming.validate()}, {@code :3451-3455}; nothing changes when a value is bad, and the error is
+ * TiKV's validate text, e.g. {@code backup.num_threads cannot be 0}), and then the backup section is handed
+ * to the backup endpoint as given: TiKV's backup {@code ConfigManager::dispatch}
+ * ({@code components/backup/src/endpoint.rs:537-544}) only writes the change into its
+ * {@code RwLock<BackupConfig>}. So the start-up clamp of {@code sst-max-size} ({@code compatible_adjust},
+ * {@code src/config.rs:2972-2984}, {@link TikvConfig#adjusted()}) does <em>not</em> apply online: 1MB set
+ * online is 1MB. New values take effect on the next request ({@code num-threads} resizes the {@code bkwkr}
+ * pool then); {@code io-thread-size} only at restart, as in TiKV ({@code endpoint.rs:750}).
  *
  * <p>Thread-safe: readers see one whole config; {@link #update} is serialised.
  */
@@ -61,7 +67,8 @@ public final class ConfigController {
             }
             next = next.with(e.getKey(), e.getValue());
         }
-        next = next.adjusted();
+        // TiKV: validate the whole incoming config, then dispatch the change as given (no start-up clamp)
+        next.validate();
         // backup first: a reader of config() after this sees at least the new backup section
         backup = next.backup();
         config = next;

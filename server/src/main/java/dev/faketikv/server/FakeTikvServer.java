@@ -137,7 +137,8 @@ public final class FakeTikvServer implements AutoCloseable {
             closers.push(endpoint::close);
             endpoint.start();
             // a gRPC handler can outlive the server (its client cancelled): the importer refuses it once closed
-            this.importer = new SstImporter(storeId, storeDir.resolve("import"), engine, storages);
+            this.importer = new SstImporter(storeId, storeDir.resolve("import"), engine, storages, SstImporter.Settings.defaults()
+                    .withImportModeTimeout(config.get(TikvConfig.IMPORT_MODE_TIMEOUT)).withMetrics(metrics.importer()));
             closers.push(importer::close);
             backupWorker.start(endpoint);
             closers.push(backupWorker::stop);

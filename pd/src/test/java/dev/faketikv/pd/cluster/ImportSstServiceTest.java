@@ -100,7 +100,9 @@ class ImportSstServiceTest {
 
     @Test
     void emptyMultiIngestIsTheProbeBrSendsAndUnknownRpcsAreUnimplemented() {
-        assertThat(importer(1).multiIngest(ImportSstpb.MultiIngestRequest.getDefaultInstance()).hasError()).isFalse();
+        // TiKV takes a snapshot of region 0 for it: a RegionNotFound body, gRPC OK (all BR looks at)
+        ImportSstpb.IngestResponse probe = importer(1).multiIngest(ImportSstpb.MultiIngestRequest.getDefaultInstance());
+        assertThat(probe.getError().getRegionNotFound().getRegionId()).isZero();
         assertThatThrownBy(() -> importer(1).compact(ImportSstpb.CompactRequest.getDefaultInstance()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
         importer(2).switchMode(ImportSstpb.SwitchModeRequest.newBuilder().setMode(ImportSstpb.SwitchMode.Import).build());
@@ -165,15 +167,63 @@ class ImportSstServiceTest {
         ImportSstpb.IngestResponse lost = importer(leader).multiIngest(req.toBuilder().setContext(req.getContext().toBuilder().setRegionId(4242)).build());
         assertThat(lost.getError().getRegionNotFound().getRegionId()).isEqualTo(4242);
         ImportSstpb.IngestResponse unknown = importer(leader).multiIngest(req.toBuilder().clearSsts().addSsts(meta(r, 0)).build());
-        assertThat(unknown.getError().getMessage()).contains("was not downloaded");
+        assertThat(unknown.getError().hasStaleCommand()).isTrue();
+        assertThat(unknown.getError().getMessage()).isEqualTo("The file which would be ingested doest not exist.");
         assertThat(ClusterData.count(target.engine(), Cf.DEFAULT)).isZero();
 
-        ImportSstpb.IngestResponse ok = importer(leader).multiIngest(req);
+        // the context's conf_ver is not checked (a normal request checks the version only); the meta's full epoch is
+        ImportSstpb.IngestResponse ok = importer(leader).multiIngest(req.toBuilder().setContext(req.getContext().toBuilder()
+                .setRegionEpoch(Metapb.RegionEpoch.newBuilder().setConfVer(r.confVer() + 5).setVersion(r.version()))).build());
         assertThat(ok.hasError()).as(ok.getError().getMessage()).isFalse();
         assertThat(ClusterData.count(target.engine(), Cf.DEFAULT)).isEqualTo(file.getTotalKvs());
         assertThat(target.stores()).allSatisfy(s -> assertThat(s.importer().staged()).isEmpty());
         // ingesting the same uuid again: nothing staged any more
-        assertThat(importer(leader).multiIngest(req).getError().getMessage()).contains("was not downloaded");
+        assertThat(importer(leader).multiIngest(req).getError().getMessage()).isEqualTo("The file which would be ingested doest not exist.");
+    }
+
+    /** {@code check_sst_for_ingestion} (apply.rs:2768-2797): cf, the meta's region id and epoch; a refused file is deleted. */
+    @Test
+    void applyChecksTheMetaAsTikvDoesAndDropsTheRefusedFile() {
+        Region r = only();
+        long leader = r.leaderStoreId();
+        record Case(ImportSstpb.SSTMeta meta, java.util.function.Consumer<org.tikv.kvproto.Errorpb.Error> check) {}
+        ImportSstpb.SSTMeta base = meta(r, file.getSize());
+        long before = ClusterData.count(target.engine(), Cf.DEFAULT);
+        List<Case> cases = List.of(
+                new Case(base.toBuilder().setCfName("lock").build(),
+                        e -> assertThat(e.getMessage()).isEqualTo("\"invalid cf name lock\"")),
+                new Case(base.toBuilder().setRegionId(r.id() + 100).build(),
+                        e -> assertThat(e.getRegionNotFound().getRegionId()).isEqualTo(r.id() + 100)),
+                new Case(base.toBuilder().setRegionEpoch(Metapb.RegionEpoch.newBuilder().setConfVer(r.confVer() + 1).setVersion(r.version())).build(),
+                        e -> {
+                            assertThat(e.getEpochNotMatch().getCurrentRegionsList()).singleElement()
+                                    .satisfies(cur -> assertThat(cur.getId()).isEqualTo(r.id()));
+                            assertThat(e.getMessage()).isEqualTo("conf_ver: " + (r.confVer() + 1) + " version: " + r.version()
+                                    + " != conf_ver: " + r.confVer() + " version: " + r.version());
+                        }));
+        for (Case c : cases) {
+            ImportSstpb.SSTMeta m = c.meta().toBuilder().setUuid(meta(r, 0).getUuid()).build();
+            ImportSstpb.DownloadResponse d = importer(leader).download(download(m, file.getName()));
+            assertThat(d.hasError()).as(d.getError().getMessage()).isFalse();
+            ImportSstpb.IngestResponse resp = importer(leader).multiIngest(ImportSstpb.MultiIngestRequest.newBuilder()
+                    .setContext(ctx(r, leader)).addSsts(m).build());
+            c.check().accept(resp.getError());
+            assertThat(target.store(leader).importer().staged(m.getUuid().toByteArray())).as("deleted at apply").isNull();
+        }
+        assertThat(ClusterData.count(target.engine(), Cf.DEFAULT)).isEqualTo(before);
+        assertThat(ClusterData.count(target.engine(), Cf.LOCK)).isZero();
+    }
+
+    @Test
+    void anEmptyCfNameDownloadsIntoDefaultAndTheResponseLeavesLengthUnset() {
+        Region r = only();
+        ImportSstpb.SSTMeta m = meta(r, file.getSize()).toBuilder().setCfName("").build();
+        ImportSstpb.DownloadResponse d = importer(1).download(download(m, file.getName()));
+        assertThat(d.hasError()).as(d.getError().getMessage()).isFalse();
+        assertThat(d.getLength()).isZero();
+        assertThat(d.getCrc32()).isZero();
+        assertThat(target.store(1).importer().staged(m.getUuid().toByteArray()).cf()).isEqualTo(Cf.DEFAULT);
+        assertThat(target.store(1).importer().staged(m.getUuid().toByteArray()).path().getFileName().toString()).endsWith("_.sst");
     }
 
     @Test
@@ -194,8 +244,12 @@ class ImportSstServiceTest {
                 .isPositive();
         ImportSstpb.IngestResponse r = importer(c, leader).multiIngest(ImportSstpb.MultiIngestRequest.newBuilder()
                 .setContext(ctx(c.regions().get(left.id()), leader)).addSsts(m).build());
-        assertThat(r.getError().hasKeyNotInRegion()).isTrue();
+        assertThat(r.getError().getKeyNotInRegion().getKey().toByteArray())
+                .isEqualTo(dev.faketikv.engine.codec.Keys.originKey(staged.lastKey()));
+        // TiKV's text (raftstore errors.rs KeyNotInRegion)
+        assertThat(r.getError().getMessage()).contains("is not in region key range").endsWith("for region " + left.id());
         assertThat(ClusterData.count(c.engine(), Cf.DEFAULT)).isZero();
+        assertThat(c.store(leader).importer().staged(m.getUuid().toByteArray())).as("deleted at apply").isNull();
         }
     }
 

@@ -50,6 +50,11 @@ class PdFacadeTest {
         cluster.close();
     }
 
+    /** The header every call but GetMembers must carry: this cluster's id, as PD's validateRequest demands. */
+    static Pdpb.RequestHeader h() {
+        return Pdpb.RequestHeader.newBuilder().setClusterId(cluster.clusterId()).build();
+    }
+
     @Test
     void membersNameThisAddressAndTheClusterId() {
         Pdpb.GetMembersResponse m = pd.getMembers(Pdpb.GetMembersRequest.getDefaultInstance());
@@ -60,7 +65,7 @@ class PdFacadeTest {
 
     @Test
     void storesAreUpWithAddressesAndTheConfiguredVersion() {
-        List<Metapb.Store> stores = pd.getAllStores(Pdpb.GetAllStoresRequest.getDefaultInstance()).getStoresList();
+        List<Metapb.Store> stores = pd.getAllStores(Pdpb.GetAllStoresRequest.newBuilder().setHeader(h()).build()).getStoresList();
         assertThat(stores).extracting(Metapb.Store::getId).containsExactly(1L, 2L, 3L);
         assertThat(stores).allSatisfy(s -> {
             assertThat(s.getState()).isEqualTo(Metapb.StoreState.Up);
@@ -68,13 +73,22 @@ class PdFacadeTest {
             assertThat(s.getAddress()).isEqualTo(cluster.store(s.getId()).addr());
             assertThat(s.getLastHeartbeat()).isPositive();
         });
-        Pdpb.GetStoreResponse two = pd.getStore(Pdpb.GetStoreRequest.newBuilder().setStoreId(2).build());
+        Pdpb.GetStoreResponse two = pd.getStore(Pdpb.GetStoreRequest.newBuilder().setHeader(h()).setStoreId(2).build());
         assertThat(two.getStore().getStatusAddress()).isEqualTo(cluster.store(2).statusAddr());
-        Pdpb.GetStoreResponse none = pd.getStore(Pdpb.GetStoreRequest.newBuilder().setStoreId(99).build());
-        assertThat(none.getHeader().getError().getMessage()).contains("invalid store ID 99");
+        // TiKV node.rs reports these; PD passes them on
+        assertThat(stores).allSatisfy(s -> {
+            assertThat(s.getGitHash()).isEqualTo("Unknown git hash");
+            assertThat(s.getDeployPath()).isNotEmpty();
+        });
+        // PD fails the call itself with gRPC Unknown (grpc_service.go:458-461)
+        assertThatThrownBy(() -> pd.getStore(Pdpb.GetStoreRequest.newBuilder().setHeader(h()).setStoreId(99).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNKNOWN);
+                    assertThat(e.getStatus().getDescription()).isEqualTo("invalid store ID 99, not found");
+                });
         cluster.storeState(3, Metapb.StoreState.Tombstone);
         try {
-            assertThat(pd.getAllStores(Pdpb.GetAllStoresRequest.newBuilder().setExcludeTombstoneStores(true).build()).getStoresList())
+            assertThat(pd.getAllStores(Pdpb.GetAllStoresRequest.newBuilder().setHeader(h()).setExcludeTombstoneStores(true).build()).getStoresList())
                     .extracting(Metapb.Store::getId).containsExactly(1L, 2L);
         } finally {
             cluster.storeState(3, Metapb.StoreState.Up);
@@ -114,23 +128,23 @@ class PdFacadeTest {
     void regionsAndLeadersComeFromTheRegionMap() {
         List<Region> regions = cluster.regions().all();
         Region third = regions.get(2);
-        Pdpb.GetRegionResponse r = pd.getRegion(Pdpb.GetRegionRequest.newBuilder().setRegionKey(ByteString.copyFrom(third.startKey())).build());
+        Pdpb.GetRegionResponse r = pd.getRegion(Pdpb.GetRegionRequest.newBuilder().setHeader(h()).setRegionKey(ByteString.copyFrom(third.startKey())).build());
         assertThat(r.getRegion().getId()).isEqualTo(third.id());
         assertThat(r.getLeader().getStoreId()).isEqualTo(third.leaderStoreId());
         assertThat(r.getRegion().getPeersCount()).isEqualTo(3);
-        assertThat(pd.getRegionByID(Pdpb.GetRegionByIDRequest.newBuilder().setRegionId(third.id()).build()).getRegion().getStartKey().toByteArray())
+        assertThat(pd.getRegionByID(Pdpb.GetRegionByIDRequest.newBuilder().setHeader(h()).setRegionId(third.id()).build()).getRegion().getStartKey().toByteArray())
                 .isEqualTo(third.startKey());
-        assertThat(pd.getPrevRegion(Pdpb.GetRegionRequest.newBuilder().setRegionKey(ByteString.copyFrom(third.startKey())).build())
+        assertThat(pd.getPrevRegion(Pdpb.GetRegionRequest.newBuilder().setHeader(h()).setRegionKey(ByteString.copyFrom(third.startKey())).build())
                 .getRegion().getId()).isEqualTo(regions.get(1).id());
-        Pdpb.ScanRegionsResponse scan = pd.scanRegions(Pdpb.ScanRegionsRequest.newBuilder()
+        Pdpb.ScanRegionsResponse scan = pd.scanRegions(Pdpb.ScanRegionsRequest.newBuilder().setHeader(h())
                 .setStartKey(ByteString.copyFrom(regions.get(1).startKey())).setEndKey(ByteString.copyFrom(regions.get(4).startKey())).build());
         assertThat(scan.getRegionsList()).extracting(x -> x.getRegion().getId())
                 .containsExactly(regions.get(1).id(), regions.get(2).id(), regions.get(3).id());
-        assertThat(pd.scanRegions(Pdpb.ScanRegionsRequest.newBuilder().setLimit(2).build()).getRegionsCount()).isEqualTo(2);
+        assertThat(pd.scanRegions(Pdpb.ScanRegionsRequest.newBuilder().setHeader(h()).setLimit(2).build()).getRegionsCount()).isEqualTo(2);
         // a leader moved through the cluster is what PD reports next
         long to = third.leaderStoreId() % 3 + 1;
         cluster.transferLeader(third.id(), to);
-        assertThat(pd.getRegionByID(Pdpb.GetRegionByIDRequest.newBuilder().setRegionId(third.id()).build()).getLeader().getStoreId()).isEqualTo(to);
+        assertThat(pd.getRegionByID(Pdpb.GetRegionByIDRequest.newBuilder().setHeader(h()).setRegionId(third.id()).build()).getLeader().getStoreId()).isEqualTo(to);
     }
 
     @Test
@@ -141,22 +155,24 @@ class PdFacadeTest {
                         URI.create(cluster.store(1).statusUrl() + "/regions/" + r.id() + "/leader"))
                 .POST(HttpRequest.BodyPublishers.ofString("{\"store\": " + to + "}")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(moved.statusCode()).as(moved.body()).isEqualTo(200);
-        assertThat(pd.getRegionByID(Pdpb.GetRegionByIDRequest.newBuilder().setRegionId(r.id()).build()).getLeader().getStoreId()).isEqualTo(to);
+        assertThat(pd.getRegionByID(Pdpb.GetRegionByIDRequest.newBuilder().setHeader(h()).setRegionId(r.id()).build()).getLeader().getStoreId()).isEqualTo(to);
         assertThat(cluster.store(2).regions().get(r.id()).leaderStoreId()).isEqualTo(to);
     }
 
     @Test
     void gcSafePointsMoveForwardAndServiceSafePointsExpireOrAreRemoved() {
-        Pdpb.UpdateGCSafePointResponse g = pd.updateGCSafePoint(Pdpb.UpdateGCSafePointRequest.newBuilder().setSafePoint(100).build());
+        Pdpb.UpdateGCSafePointResponse g = pd.updateGCSafePoint(Pdpb.UpdateGCSafePointRequest.newBuilder().setHeader(h()).setSafePoint(100).build());
         assertThat(g.getNewSafePoint()).isEqualTo(100);
-        assertThat(pd.updateGCSafePoint(Pdpb.UpdateGCSafePointRequest.newBuilder().setSafePoint(50).build()).getNewSafePoint()).isEqualTo(100);
-        assertThat(pd.getGCSafePoint(Pdpb.GetGCSafePointRequest.getDefaultInstance()).getSafePoint()).isEqualTo(100);
-        // PD 5.4: the answer is the minimum service safe point; gc_worker (moved with the GC safe point) counts
+        assertThat(pd.updateGCSafePoint(Pdpb.UpdateGCSafePointRequest.newBuilder().setHeader(h()).setSafePoint(50).build()).getNewSafePoint()).isEqualTo(100);
+        assertThat(pd.getGCSafePoint(Pdpb.GetGCSafePointRequest.newBuilder().setHeader(h()).build()).getSafePoint()).isEqualTo(100);
+        // PD 5.4: UpdateGCSafePoint moves the GC safe point only; gc_worker's service safe point stays 0
+        // (TiDB's GC worker moves it itself), so the minimum PD reports is gc_worker at 0
         Pdpb.UpdateServiceGCSafePointResponse a = pd.updateServiceGCSafePoint(service("br-a", 300, 500));
         assertThat(a.getServiceId().toStringUtf8()).isEqualTo("gc_worker");
-        assertThat(a.getMinSafePoint()).isEqualTo(100);
+        assertThat(a.getMinSafePoint()).isZero();
         assertThat(cluster.pd().serviceSafePoints()).containsEntry("br-a", 500L);
-        // below the minimum: not kept, and the answer says so
+        // gc_worker moves (as TiDB's GC worker does, infinite TTL); below the minimum: not kept, and the answer says so
+        pd.updateServiceGCSafePoint(service("gc_worker", Long.MAX_VALUE, 100));
         Pdpb.UpdateServiceGCSafePointResponse low = pd.updateServiceGCSafePoint(service("br-b", 300, 50));
         assertThat(low.getServiceId().toStringUtf8()).isEqualTo("gc_worker");
         assertThat(low.getMinSafePoint()).isEqualTo(100);
@@ -167,16 +183,18 @@ class PdFacadeTest {
         pd.updateServiceGCSafePoint(service("br-b", 0, 0));
         pd.updateServiceGCSafePoint(service("br-a", -1, 0));
         assertThat(cluster.pd().serviceSafePoints()).isEmpty();
-        // a service above gc_worker is kept; the minimum PD reports stays gc_worker
-        Pdpb.UpdateServiceGCSafePointResponse c = pd.updateServiceGCSafePoint(service("br-c", 300, 150));
-        assertThat(c.getMinSafePoint()).isEqualTo(100);
+        // a tie with gc_worker: PD takes the first in key order, and "br-" sorts before "gc_worker" (storage.go:567)
+        Pdpb.UpdateServiceGCSafePointResponse tie = pd.updateServiceGCSafePoint(service("br-c", 300, 100));
+        assertThat(tie.getServiceId().toStringUtf8()).isEqualTo("br-c");
+        assertThat(tie.getMinSafePoint()).isEqualTo(100);
+        assertThat(tie.getTTL()).isBetween(299L, 300L);
         pd.updateServiceGCSafePoint(service("br-c", 0, 0));
         assertThatThrownBy(() -> pd.updateServiceGCSafePoint(service("", 10, 1)))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
     }
 
     static Pdpb.UpdateServiceGCSafePointRequest service(String id, long ttl, long sp) {
-        return Pdpb.UpdateServiceGCSafePointRequest.newBuilder().setServiceId(ByteString.copyFromUtf8(id)).setTTL(ttl).setSafePoint(sp).build();
+        return Pdpb.UpdateServiceGCSafePointRequest.newBuilder().setHeader(h()).setServiceId(ByteString.copyFromUtf8(id)).setTTL(ttl).setSafePoint(sp).build();
     }
 
     @Test
@@ -199,7 +217,7 @@ class PdFacadeTest {
                     err.complete(null);
                 }
             });
-            req.onNext(Pdpb.TsoRequest.newBuilder().setCount(count).build());
+            req.onNext(Pdpb.TsoRequest.newBuilder().setHeader(h()).setCount(count).build());
             Throwable t = err.get(10, java.util.concurrent.TimeUnit.SECONDS);
             assertThat(t).as("count %d", count).isInstanceOfSatisfying(StatusRuntimeException.class,
                     e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
@@ -212,12 +230,26 @@ class PdFacadeTest {
 
     @Test
     void foreignClusterIdAndUnknownRpcsAreRefused() {
-        assertThatThrownBy(() -> pd.getAllStores(Pdpb.GetAllStoresRequest.newBuilder()
+        assertThatThrownBy(() -> pd.getAllStores(Pdpb.GetAllStoresRequest.newBuilder().setHeader(h())
                 .setHeader(Pdpb.RequestHeader.newBuilder().setClusterId(cluster.clusterId() + 1)).build()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
                     assertThat(e.getStatus().getDescription()).contains("mismatch cluster id");
                 });
+        // 0 is a mismatch too (validateRequest demands equality), on every call but GetMembers
+        for (io.grpc.MethodDescriptor<?, ?> m : List.of(PDGrpc.getGetAllStoresMethod(), PDGrpc.getGetStoreMethod(), PDGrpc.getGetRegionMethod(),
+                PDGrpc.getGetRegionByIDMethod(), PDGrpc.getScanRegionsMethod(), PDGrpc.getGetGCSafePointMethod(),
+                PDGrpc.getUpdateGCSafePointMethod(), PDGrpc.getUpdateServiceGCSafePointMethod(), PDGrpc.getGetPrevRegionMethod())) {
+            io.grpc.MethodDescriptor<byte[], byte[]> raw = dev.faketikv.server.RawBytes.method(m.getFullMethodName(),
+                    io.grpc.MethodDescriptor.MethodType.UNARY);
+            assertThatThrownBy(() -> io.grpc.stub.ClientCalls.blockingUnaryCall(channel, raw, io.grpc.CallOptions.DEFAULT, new byte[0]))
+                    .as(m.getFullMethodName())
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+                        assertThat(e.getStatus().getDescription())
+                                .isEqualTo("mismatch cluster id, need " + Long.toUnsignedString(cluster.clusterId()) + " but got 0");
+                    });
+        }
         assertThatThrownBy(() -> pd.allocID(Pdpb.AllocIDRequest.getDefaultInstance()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED));
         assertThatThrownBy(() -> pd.splitRegions(Pdpb.SplitRegionsRequest.getDefaultInstance()))

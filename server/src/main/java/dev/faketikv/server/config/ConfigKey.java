@@ -1,5 +1,6 @@
 package dev.faketikv.server.config;
 
+import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -38,10 +39,26 @@ public record ConfigKey<T>(String name, Class<T> type, T dflt, Function<Object, 
         return value;
     }
 
+    /**
+     * Fails with TiKV's validate text when {@code value} breaks the rule: the key in TiKV's struct-field
+     * spelling ({@code backup.num_threads}, as {@code BackupConfig::validate} writes it, {@code src/config.rs:2232-2245}
+     * at b5262299) and the rule; rules TiKV itself has ({@link #TIKV_RULES}) word for word, the others
+     * (fake-tikv's own) followed by the value given.
+     */
     public void check(T value) {
         if (!validator.test(value)) {
-            throw new ConfigException(name + " " + rule + " (got " + value + ")");
+            String text = tikvName() + " " + rule;
+            throw new ConfigException(TIKV_RULES.contains(name) ? text : text + " (got " + value + ")");
         }
+    }
+
+    /** The keys whose rule and text are TiKV 5.4's own ({@code BackupConfig::validate}, {@code src/config.rs:2233-2245}). */
+    private static final Set<String> TIKV_RULES = Set.of("backup.num-threads", "backup.batch-size",
+            "backup.s3-multi-part-size");
+
+    /** The name as TiKV's validate messages spell it: the section, then the field in snake case. */
+    public String tikvName() {
+        return section() + "." + key().replace('-', '_');
     }
 
     // ---- parsers shared by the key tables ----

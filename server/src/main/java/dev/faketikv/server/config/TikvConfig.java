@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * fake-tikv's configuration: TiKV's own section and key names and defaults for what fake-tikv honours
- * ({@code [server]}, {@code [storage]}, {@code [backup]}), plus a {@code [fake]} section. Every key is a
+ * ({@code [server]}, {@code [storage]}, {@code [backup]}, {@code [import]}), plus a {@code [fake]} section. Every key is a
  * {@link ConfigKey}; values are validated when set, and a bad one fails with the key's name.
  *
  * <p>Sections TiKV has but fake-tikv does not model ({@code [raftstore]}, {@code [rocksdb]}, ...) and
@@ -93,6 +93,15 @@ public final class TikvConfig {
         return specs;
     }
 
+    /** A part size; 0 is refused here, though TiKV 5.4's {@code BackupConfig::validate} lets it through (only &gt; 5GB fails). */
+    private static long partSize(Object raw) {
+        long v = ConfigKey.toSize(raw);
+        if (v == 0) {
+            throw new IllegalArgumentException("cannot be 0");
+        }
+        return v;
+    }
+
     private static final double CPU = cpuQuota();
 
     public static final ConfigKey<String> SERVER_ADDR = new ConfigKey<>("server.addr", String.class, "127.0.0.1:20160",
@@ -124,8 +133,8 @@ public final class TikvConfig {
     public static final ConfigKey<Integer> BATCH_SIZE = new ConfigKey<>("backup.batch-size", Integer.class, 8,
             ConfigKey::toInt, v -> v > 0, "cannot be 0", "region ranges a scan worker takes at a time");
     public static final ConfigKey<Long> SST_MAX_SIZE = new ConfigKey<>("backup.sst-max-size", Long.class, 144L << 20,
-            ConfigKey::toSize, v -> v > 0, "must be > 0",
-            "cut a region's files when default+write KV bytes reach this; clamped at start-up to [region-max-size / 10, region-max-size * 2] = [14.4MB, 288MB]");
+            ConfigKey::toSize, v -> v >= 0, "must be >= 0",
+            "cut a region's files when default+write KV bytes reach this; clamped at start-up to [region-max-size / 10, region-max-size * 2] = [14.4MB, 288MB], taken as given online (as TiKV 5.4)");
     public static final ConfigKey<Boolean> ENABLE_AUTO_TUNE = new ConfigKey<>("backup.enable-auto-tune", Boolean.class, true,
             ConfigKey::toBool, v -> true, "", "let the soft limit follow idle CPU (TiKV's auto-tune); false = soft limit is num-threads");
     public static final ConfigKey<Integer> AUTO_TUNE_REMAIN_THREADS = new ConfigKey<>("backup.auto-tune-remain-threads", Integer.class,
@@ -135,10 +144,13 @@ public final class TikvConfig {
     public static final ConfigKey<Integer> IO_THREAD_SIZE = new ConfigKey<>("backup.io-thread-size", Integer.class, 2,
             ConfigKey::toInt, v -> v > 0, "cannot be 0", "threads of the backup-io pool that uploads files (read at start-up)");
     public static final ConfigKey<Long> S3_MULTI_PART_SIZE = new ConfigKey<>("backup.s3-multi-part-size", Long.class, 5L << 20,
-            ConfigKey::toSize, v -> v > 0 && v <= 5L << 30, "cannot larger than 5GB", "S3 multipart part size");
+            TikvConfig::partSize, v -> v <= 5L << 30, "cannot larger than 5GB", "S3 multipart part size (0 is refused: fake-tikv's rule)");
     public static final ConfigKey<String> LOCAL_ROOT = new ConfigKey<>("backup.local-root", String.class, "",
             Object::toString, s -> s.isEmpty() || java.nio.file.Path.of(s).isAbsolute(), "must be an absolute path",
             "fake-tikv's: when set, local:// backups may only write inside this folder (empty = anywhere)");
+    public static final ConfigKey<Duration> IMPORT_MODE_TIMEOUT = new ConfigKey<>("import.import-mode-timeout", Duration.class,
+            Duration.ofMinutes(10), ConfigKey::toDuration, v -> !v.isNegative(), "must be >= 0",
+            "import mode (SwitchMode) reverts to normal this long after the last switch into it (TiKV's default 10m)");
     public static final ConfigKey<Boolean> STATUS_READONLY = new ConfigKey<>("fake.status-readonly", Boolean.class, false,
             ConfigKey::toBool, v -> true, "", "the status server refuses every mutating request (403)");
     public static final ConfigKey<String> HADOOP_HOME = new ConfigKey<>("backup.hadoop.home", String.class, "",
@@ -183,7 +195,7 @@ public final class TikvConfig {
     public static final List<ConfigKey<?>> KEYS = List.of(SERVER_ADDR, STATUS_ADDR, ADVERTISE_ADDR, BACKGROUND_THREAD_COUNT,
             CA_PATH, CERT_PATH, KEY_PATH, CERT_ALLOWED_CN, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
-            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
+            IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, IMPORT_MODE_TIMEOUT, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
             S3_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, TRACE, SEED,
             STORES, PD_ADDR, STORE_VERSION);
 
@@ -242,7 +254,7 @@ public final class TikvConfig {
                 String top = name.contains(".") ? name.substring(0, name.indexOf('.')) : name;
                 if (!TIKV_TOP_LEVEL.contains(top)) {
                     throw new ConfigException(top + ": not a TiKV 5.4 config " + (name.contains(".") ? "section" : "item")
-                            + " (in " + file + "); the sections fake-tikv reads are [server], [storage], [security], [backup] and [fake]");
+                            + " (in " + file + "); the sections fake-tikv reads are [server], [storage], [security], [backup], [import] and [fake]");
                 }
                 LOG.warn("ignoring configuration item {} (not modelled by fake-tikv)", name);
                 continue;
@@ -301,6 +313,23 @@ public final class TikvConfig {
             throw new ConfigException("security.ca-path, security.cert-path and security.key-path must be set together");
         }
         return set == 3;
+    }
+
+    /**
+     * TiKV's {@code TiKvConfig::validate} ({@code src/config.rs:2612-2711}) over the keys fake-tikv has: every
+     * value against its rule, and the TLS paths together. {@link #with} checks one key as it is set; this checks
+     * the whole config, as TiKV does before it applies an online change ({@code ConfigController::update_impl},
+     * {@code src/config.rs:3446-3455}).
+     *
+     * @throws ConfigException with the first rule broken
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public TikvConfig validate() {
+        for (ConfigKey k : KEYS) {
+            k.check(values.get(k.name()));
+        }
+        tls();
+        return this;
     }
 
     /**

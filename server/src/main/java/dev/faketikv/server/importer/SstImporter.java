@@ -11,6 +11,7 @@ import dev.faketikv.engine.sst.SstFileScanner;
 import dev.faketikv.server.backup.EncrypterException;
 import dev.faketikv.server.backup.Endpoint;
 import dev.faketikv.server.backup.SaveFileWorker;
+import dev.faketikv.server.metrics.ImportMetrics;
 import dev.faketikv.server.storage.ExternalStorage;
 import dev.faketikv.server.storage.Limiter;
 import dev.faketikv.server.storage.StorageException;
@@ -25,6 +26,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -35,6 +37,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import org.tikv.kvproto.Brpb.CipherInfo;
 import org.tikv.kvproto.Brpb.StorageBackend;
 import org.tikv.kvproto.ImportSstpb.RewriteRule;
@@ -66,6 +69,25 @@ import org.rocksdb.RocksDBException;
  *
  * <p><b>Ingest</b> moves staged files into the engine ({@link Engine#ingest}), default CF before write CF
  * so a reader never sees a write record whose value is missing. Region checks are the service's.
+ *
+ * <p><b>cf_name</b>: an empty {@code SSTMeta.cf_name} downloads into the default CF, as TiKV's
+ * {@code name_to_cf("")} does ({@code sst_importer.rs:378-384}); the staged name keeps the cf as given
+ * ({@code import_file.rs:406-418}: {@code ..._.sst}). Download accepts {@code lock}; ingest refuses it (the
+ * service's apply check).
+ *
+ * <p><b>Import mode</b> reverts to normal by itself {@code import.import-mode-timeout} (TiKV: 10 min) after
+ * the last switch into import mode, as TiKV's {@code ImportModeSwitcher} does
+ * ({@code components/sst_importer/src/import_mode.rs:76-131}: {@code enter_import_mode} pushes
+ * {@code next_check} to now + timeout, and a timer puts the engine back into normal mode once it is passed).
+ * Here the revert is applied when the mode is next read ({@link #mode}), which nothing can tell apart.
+ *
+ * <p><b>Metrics</b> ({@link ImportMetrics}) where TiKV observes them: {@code download_bytes} = {@code SSTMeta.length}
+ * before the read's result is known ({@code sst_importer.rs:246}); {@code download_duration} {@code read}
+ * after a successful fetch (:259-261), {@code rename} when TiKV would move the file as is (no prefix change,
+ * no new timestamp, every key inside the range: :312-363; fake-tikv still rewrites it), else
+ * {@code rewrite} after the key loop (:436-438) and {@code finish} when a key was written (:443-445); the
+ * ingest triple after a successful ingest of a batch ({@code import_file.rs:366-370}), bytes being RocksDB's
+ * {@code raw_key_size + raw_value_size} (internal keys: user key + 8).
  *
  * <p><b>Bounds (stricter than TiKV on purpose: a fake must not be a way to fill a host's disk or read its
  * files).</b>
@@ -99,8 +121,11 @@ import org.rocksdb.RocksDBException;
  * latch). One MultiIngest ingests file by file, so a failure part-way leaves the earlier files ingested.
  */
 public final class SstImporter {
-    /** A staged SST: where, which CF, its first and last data keys, and the meta it was downloaded for. */
-    public record Staged(Path path, Cf cf, byte[] firstKey, byte[] lastKey, SSTMeta meta) {}
+    /**
+     * A staged SST: where, which CF, its first and last data keys, the meta it was downloaded for, and its
+     * raw key + value bytes as RocksDB's table properties count them (what {@code tikv_import_ingest_bytes} adds).
+     */
+    public record Staged(Path path, Cf cf, byte[] firstKey, byte[] lastKey, SSTMeta meta, long rawBytes) {}
 
     /** What Download produced: the range of the staged keys (origin form), or empty. */
     public record Downloaded(boolean empty, byte[] first, byte[] last, long length) {}
@@ -115,6 +140,37 @@ public final class SstImporter {
     public record Limits(long unsizedDownloadCap, int maxPrefixLength, long minGrowthCap) {
         public static Limits defaults() {
             return new Limits(1L << 30, 256, 64L << 20);
+        }
+    }
+
+    /**
+     * How a store's importer is set up beyond its identity.
+     *
+     * @param limits            the download bounds
+     * @param importModeTimeout TiKV's {@code import.import-mode-timeout}: import mode reverts after this
+     * @param metrics           where the importer's series go
+     * @param nanoClock         monotonic nanoseconds (tests pass a hand-moved clock)
+     */
+    public record Settings(Limits limits, Duration importModeTimeout, ImportMetrics metrics, LongSupplier nanoClock) {
+        /** TiKV's defaults (10 min import-mode timeout), unregistered metrics, the system clock. */
+        public static Settings defaults() {
+            return new Settings(Limits.defaults(), Duration.ofMinutes(10), ImportMetrics.unregistered(), System::nanoTime);
+        }
+
+        public Settings withLimits(Limits l) {
+            return new Settings(l, importModeTimeout, metrics, nanoClock);
+        }
+
+        public Settings withImportModeTimeout(Duration d) {
+            return new Settings(limits, d, metrics, nanoClock);
+        }
+
+        public Settings withMetrics(ImportMetrics m) {
+            return new Settings(limits, importModeTimeout, m, nanoClock);
+        }
+
+        public Settings withClock(LongSupplier clock) {
+            return new Settings(limits, importModeTimeout, metrics, clock);
         }
     }
 
@@ -139,19 +195,29 @@ public final class SstImporter {
     private final Endpoint.StorageFactory storages;
     private final Map<String, Staged> staged = new ConcurrentHashMap<>();
     private final AtomicReference<SwitchMode> mode = new AtomicReference<>(SwitchMode.Normal);
+    /** {@code next_check} of TiKV's switcher: past it, import mode has reverted to normal. */
+    private volatile long importModeUntil;
     /** One limiter for every download of this store, replaced by {@link #setSpeedLimit}; null = unlimited. */
     private final AtomicReference<Limiter> limiter = new AtomicReference<>();
     private final Object ingestLatch = new Object();
     private boolean closed;
     private final AtomicLong tempSeq = new AtomicLong();
     private final Limits limits;
+    private final Settings settings;
+    private final ImportMetrics metrics;
 
     public SstImporter(long storeId, Path dir, Engine engine, Endpoint.StorageFactory storages) throws IOException {
-        this(storeId, dir, engine, storages, Limits.defaults());
+        this(storeId, dir, engine, storages, Settings.defaults());
     }
 
     public SstImporter(long storeId, Path dir, Engine engine, Endpoint.StorageFactory storages, Limits limits) throws IOException {
-        this.limits = limits;
+        this(storeId, dir, engine, storages, Settings.defaults().withLimits(limits));
+    }
+
+    public SstImporter(long storeId, Path dir, Engine engine, Endpoint.StorageFactory storages, Settings settings) throws IOException {
+        this.settings = settings;
+        this.limits = settings.limits();
+        this.metrics = settings.metrics();
         this.storeId = storeId;
         this.dir = dir;
         this.engine = engine;
@@ -168,12 +234,26 @@ public final class SstImporter {
         return storeId;
     }
 
+    /** The current mode: import mode reverts to normal once the timeout since the last switch into it passed. */
     public SwitchMode mode() {
+        if (mode.get() == SwitchMode.Import && settings.nanoClock().getAsLong() - importModeUntil >= 0) {
+            // TiKV's timer: enter_normal_mode once now >= next_check (import_mode.rs:96-108)
+            mode.compareAndSet(SwitchMode.Import, SwitchMode.Normal);
+        }
         return mode.get();
     }
 
+    /** {@code SwitchMode}; switching into import mode (again) restarts the timeout, as {@code enter_import_mode} does. */
     public void switchMode(SwitchMode m) {
+        if (m == SwitchMode.Import) {
+            importModeUntil = settings.nanoClock().getAsLong() + settings.importModeTimeout().toNanos();
+        }
         mode.set(m);
+    }
+
+    /** Where this importer's metrics go (the service observes the RPC series there too). */
+    public ImportMetrics metrics() {
+        return metrics;
     }
 
     /** Bytes per second for later downloads; 0 = unlimited (TiKV's {@code SetDownloadSpeedLimit}). */
@@ -241,7 +321,7 @@ public final class SstImporter {
         if (name.isEmpty() || name.contains("/..") || name.startsWith("..") || name.indexOf('\0') >= 0) {
             throw new ImportException("invalid file name \"" + name + "\"");
         }
-        Cf cf = cfOf(meta.getCfName(), name);
+        Cf cf = cfOf(meta.getCfName());
         if (!rawKv && rule.getNewTimestamp() != 0 && cf != Cf.DEFAULT && cf != Cf.WRITE) {
             throw new ImportException("new_timestamp applies to default and write SSTs only");
         }
@@ -250,12 +330,20 @@ public final class SstImporter {
         String uuid = HexFormat.of().formatHex(meta.getUuid().toByteArray());
         Path temp = dir.resolve(".download-" + uuid + "-" + tempSeq.incrementAndGet());
         Path out = dir.resolve(uuid + "_" + meta.getRegionId() + "_" + meta.getRegionEpoch().getConfVer() + "_"
-                + meta.getRegionEpoch().getVersion() + "_" + cf.cfName() + ".sst");
+                + meta.getRegionEpoch().getVersion() + "_" + meta.getCfName() + ".sst");
         try {
-            long length = fetch(name, backend, cipher, meta.getCipherIv().toByteArray(), temp, meta.getLength(), cancelled);
+            long t0 = settings.nanoClock().getAsLong();
+            long length;
+            try {
+                length = fetch(name, backend, cipher, meta.getCipherIv().toByteArray(), temp, meta.getLength(), cancelled);
+            } finally {
+                // TiKV observes the length asked for, before it knows whether the read worked (sst_importer.rs:246)
+                metrics.observeDownloadBytes(meta.getLength());
+            }
             if (meta.getLength() != 0 && length != meta.getLength()) {
                 throw invalidData("downloaded size " + length + ", expected " + meta.getLength());
             }
+            metrics.observeDownload("read", since(t0));
             return rewrite(temp, length, out, cf, meta, rule, rawKv, cancelled);
         } finally {
             try {
@@ -264,6 +352,10 @@ public final class SstImporter {
                 // best effort
             }
         }
+    }
+
+    private Duration since(long t0) {
+        return Duration.ofNanos(Math.max(0, settings.nanoClock().getAsLong() - t0));
     }
 
     private void checkPrefix(String which, int length) throws ImportException {
@@ -282,8 +374,9 @@ public final class SstImporter {
                 + "or its deadline passed\" })");
     }
 
-    private static Cf cfOf(String cfName, String fileName) throws ImportException {
-        String n = cfName.isEmpty() ? (fileName.contains("write") ? "write" : "default") : cfName;
+    /** TiKV's {@code name_to_cf}: "" is the default CF. */
+    private static Cf cfOf(String cfName) throws ImportException {
+        String n = cfName.isEmpty() ? "default" : cfName;
         for (Cf cf : List.of(Cf.DEFAULT, Cf.WRITE, Cf.LOCK)) {
             if (cf.cfName().equals(n)) {
                 return cf;
@@ -457,6 +550,10 @@ public final class SstImporter {
         byte[] last = null;
         long written = 0;
         long seen = 0;
+        long rawBytes = 0;
+        // TiKV moves the file as is when nothing changes and every key is in the range (sst_importer.rs:312-363)
+        boolean asIs = newTs == 0 && Arrays.equals(oldPrefix, newPrefix);
+        long t0 = settings.nanoClock().getAsLong();
         try {
             for (; in.valid(); in.next()) {
                 if (++seen % CANCEL_CHECK_KEYS == 0 && cancelled.getAsBoolean()) {
@@ -469,9 +566,11 @@ public final class SstImporter {
                 byte[] origin = Arrays.copyOfRange(dataKey, 1, dataKey.length);
                 // the range first (TiKV seeks to its start and stops past its end), then the prefix
                 if (range.before(origin)) {
+                    asIs = false;
                     continue;
                 }
                 if (range.after(origin)) {
+                    asIs = false;
                     break;
                 }
                 if (!Keys.startsWith(origin, oldPrefix)) {
@@ -493,19 +592,30 @@ public final class SstImporter {
                 if (last != null && Keys.compare(key, last) <= 0) {
                     throw new ImportException("rewrite rule changes the order of keys: " + Keys.hex(key) + " after " + Keys.hex(last));
                 }
-                b.put(Keys.dataKey(key), value);
+                byte[] data = Keys.dataKey(key);
+                b.put(data, value);
+                // RocksDB's raw_key_size counts internal keys: the user key and its 8-byte sequence/type
+                rawBytes += data.length + 8L + value.length;
                 if (first == null) {
                     first = key;
                 }
                 last = key;
                 written++;
             }
+            if (!asIs) {
+                metrics.observeDownload("rewrite", since(t0));
+            }
             if (written == 0) {
+                if (asIs) {
+                    metrics.observeDownload("rename", since(t0));
+                }
                 return new Downloaded(true, new byte[0], new byte[0], 0);
             }
+            long t1 = settings.nanoClock().getAsLong();
             SstFileBuilder.SstFile f = b.finish();
+            metrics.observeDownload(asIs ? "rename" : "finish", since(asIs ? t0 : t1));
             staged.put(HexFormat.of().formatHex(meta.getUuid().toByteArray()),
-                    new Staged(f.path(), cf, Keys.dataKey(first), Keys.dataKey(last), meta));
+                    new Staged(f.path(), cf, Keys.dataKey(first), Keys.dataKey(last), meta, rawBytes));
             return new Downloaded(false, first, last, f.size());
         } catch (EngineException e) {
             throw new ImportException("Engine(" + e.getMessage() + ")");
@@ -544,6 +654,7 @@ public final class SstImporter {
                 }
                 files.add(s);
             }
+            long t0 = settings.nanoClock().getAsLong();
             // one file per ingest call: files of one CF may overlap each other (a retried range)
             for (Cf cf : List.of(Cf.DEFAULT, Cf.LOCK, Cf.WRITE)) {
                 for (Staged s : files) {
@@ -558,6 +669,10 @@ public final class SstImporter {
                     // ingested (the file moved into RocksDB): no longer staged, even if a later file fails
                     staged.remove(HexFormat.of().formatHex(s.meta().getUuid().toByteArray()));
                 }
+            }
+            if (!files.isEmpty()) {
+                // after the batch's ingest succeeded (import_file.rs:366-370)
+                metrics.observeIngest(since(t0), files.stream().mapToLong(Staged::rawBytes).sum(), files.size());
             }
             return files;
         }

@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 
 /**
@@ -24,6 +25,11 @@ public final class ImportMetrics {
 
     ImportMetrics(MeterRegistry registry) {
         this.registry = registry;
+    }
+
+    /** Metrics that go nowhere a scrape can see (an importer built without a store, e.g. in a unit test). */
+    public static ImportMetrics unregistered() {
+        return new ImportMetrics(new SimpleMeterRegistry());
     }
 
     /**

@@ -68,10 +68,14 @@ class TikvConfigTest {
     @Test
     void badValuesNameTheKey() throws Exception {
         TikvConfig c = TikvConfig.defaults();
-        assertThatThrownBy(() -> c.with("backup.num-threads", 0)).hasMessage("backup.num-threads cannot be 0 (got 0)");
-        assertThatThrownBy(() -> c.with("backup.batch-size", "0")).hasMessageContaining("backup.batch-size cannot be 0");
-        assertThatThrownBy(() -> c.with("backup.io-thread-size", 0)).hasMessageContaining("backup.io-thread-size cannot be 0");
-        assertThatThrownBy(() -> c.with("backup.s3-multi-part-size", "6GB")).hasMessageContaining("cannot larger than 5GB");
+        // TiKV's BackupConfig::validate texts, word for word (src/config.rs:2233-2245)
+        assertThatThrownBy(() -> c.with("backup.num-threads", 0)).hasMessage("backup.num_threads cannot be 0");
+        assertThatThrownBy(() -> c.with("backup.batch-size", "0")).hasMessage("backup.batch_size cannot be 0");
+        assertThatThrownBy(() -> c.with("backup.s3-multi-part-size", "6GB")).hasMessage("backup.s3_multi_part_size cannot larger than 5GB");
+        // fake-tikv's own rules: same spelling, the value given appended
+        assertThatThrownBy(() -> c.with("backup.io-thread-size", 0)).hasMessage("backup.io_thread_size cannot be 0 (got 0)");
+        assertThatThrownBy(() -> c.with("backup.s3-multi-part-size", "0")).hasMessageContaining("backup.s3-multi-part-size: invalid value '0': cannot be 0");
+        assertThat(c.with("backup.sst-max-size", "0").backup().sstMaxSize()).as("TiKV validates no sst-max-size rule").isZero();
         assertThatThrownBy(() -> c.with("backup.sst-max-size", "12 parsecs")).hasMessageContaining("backup.sst-max-size: invalid value");
         assertThatThrownBy(() -> c.with("backup.num-threads", "many")).hasMessageContaining("backup.num-threads: invalid value 'many'");
         assertThatThrownBy(() -> c.with("server.addr", "nowhere")).hasMessageContaining("server.addr").hasMessageContaining("HOST:PORT");
@@ -147,6 +151,6 @@ class TikvConfigTest {
         assertThatThrownBy(() -> TikvConfig.defaults().with("security.ca-path", "/ca.pem").tls())
                 .hasMessageContaining("must be set together");
         assertThatThrownBy(() -> TikvConfig.defaults().with("backup.local-root", "relative/dir"))
-                .hasMessageContaining("backup.local-root must be an absolute path");
+                .hasMessageContaining("backup.local_root must be an absolute path");
     }
 }

@@ -100,7 +100,7 @@ class ControlPlaneTest {
         // bad values and keys: 400 naming the key, nothing changed
         HttpResponse<String> bad = http("POST", "/config", "{\"backup.batch-size\": 5, \"backup.num-threads\": 0}");
         assertThat(bad.statusCode()).isEqualTo(400);
-        assertThat(bad.body()).contains("backup.num-threads cannot be 0");
+        assertThat(bad.body()).contains("backup.num_threads cannot be 0");
         assertThat(json("GET", "/config", null).at("/backup/batch-size").asInt()).isEqualTo(2);
         assertThat(http("POST", "/config", "{\"server.addr\": \"127.0.0.1:1\"}").body()).contains("can not be changed online");
         assertThat(http("POST", "/config", "{\"backup.nope\": 1}").body()).contains("backup.nope: unknown configuration key");
