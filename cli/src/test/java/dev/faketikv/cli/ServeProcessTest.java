@@ -84,6 +84,6 @@ class ServeProcessTest {
         String all = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).isEqualTo(2);
-        assertThat(all).contains("backup.num-threads cannot be 0");
+        assertThat(all).contains("backup.num_threads cannot be 0");
     }
 }

@@ -39,7 +39,8 @@ public final class FailPoints {
             "backup_after_save", "after a file group is uploaded, before its response is built: return(msg) fails it",
             "backup_before_response", "before any response is sent: sleep/pause delay it; return(msg) replaces it with an error msg",
             "import_download", "ImportSST Download, before the file is read: sleep/pause delay it; return(msg) fails it with msg",
-            "import_before_ingest", "ImportSST Ingest/MultiIngest, before the region checks: sleep/pause delay it; return(msg) fails it");
+            "import_before_ingest", "ImportSST Ingest/MultiIngest, before the region checks: sleep/pause delay it; return(msg) fails it",
+            "import_write_stall", "ImportSST Ingest/MultiIngest in normal mode: return answers ServerIsBusy 'too many sst files are ingesting' (TiKV's write-stall check)");
 
     /** A failpoint hit that asked to panic. */
     public static final class FailPointPanic extends RuntimeException {
