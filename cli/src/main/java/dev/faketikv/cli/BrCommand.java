@@ -177,7 +177,7 @@ public final class BrCommand implements Runnable {
                 } finally {
                     removeHook(onInterrupt);
                 }
-                System.out.println(r.summary());
+                System.out.println(r.summary() + " storage=" + (storage.noop() ? "noop://" : "local://" + storage.dir()));
                 return 0;
             });
         }

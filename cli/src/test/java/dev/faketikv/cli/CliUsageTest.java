@@ -39,6 +39,16 @@ class CliUsageTest {
     }
 
     @Test
+    void aRelativeLocalPathIsRefusedBeforeAnythingIsWritten() {
+        for (String bad : new String[] {"local://backup-rel", "local://./backup-rel", "backup-rel"}) {
+            Run r = cli("br", "backup", "txn", "--pd", "127.0.0.1:1", "-s", bad);
+            assertThat(r.code()).as(bad).isEqualTo(Main.FAILED);
+            assertThat(r.err()).as(bad).contains("local storage path must be absolute").contains(bad);
+        }
+        assertThat(Path.of("/backup-rel")).doesNotExist();
+    }
+
+    @Test
     void demoTwiceReplacesItsOwnBackupAndRefusesAForeignFolder() throws Exception {
         Path out = tmp.resolve("demo-backup");
         String[] demo = {"demo", "--seed", "txn:rows=300,regions=2,seed=3", "--out", out.toString()};

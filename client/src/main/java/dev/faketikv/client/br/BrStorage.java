@@ -34,7 +34,12 @@ public final class BrStorage {
         Path p;
         if (url.startsWith("local://") || url.startsWith("file://")) {
             String rest = url.substring(url.indexOf("://") + 3);
-            p = Path.of(URI.create("file://" + (rest.startsWith("/") ? "" : "/") + rest).getPath());
+            if (!rest.startsWith("/")) {
+                // local://backup-rel would name the host "backup-rel" and the root folder: refuse, do not guess
+                throw new BrException("local storage path must be absolute: " + url + " (write local:///abs/path, three slashes, or the "
+                        + "absolute path itself)");
+            }
+            p = Path.of(URI.create("file://" + rest).getPath());
         } else if (url.contains("://")) {
             throw new BrException("storage " + url + " is not supported by this BR (local:// and noop:// are)");
         } else {
