@@ -16,6 +16,7 @@ import dev.faketikv.server.control.Journal;
 import dev.faketikv.server.control.Trace;
 import dev.faketikv.server.importer.ImportSstService;
 import dev.faketikv.server.importer.SstImporter;
+import dev.faketikv.server.kv.KvService;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.metrics.GrpcMetricsInterceptor;
 import dev.faketikv.server.pd.PdClient;
@@ -29,6 +30,7 @@ import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -145,6 +147,8 @@ public final class FakeTikvServer implements AutoCloseable {
                             new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace), interceptors))
                     .addService(ServerInterceptors.intercept(
                             new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
+                    .addService(ServerInterceptors.intercept(new KvService(storeId, engine, regions), interceptors))
+                    .addService(new HealthStatusManager().getHealthService())
                     .build().start();
             closers.push(this::stopGrpc);
             this.status = new StatusServer(Addresses.parse(config.get(TikvConfig.STATUS_ADDR)),
