@@ -96,17 +96,31 @@ final class FakeTikvCluster implements AutoCloseable {
 
     /** Runs {@code fake-tikv br ARGS --pd PD}; returns stdout, failing with stderr on a non-zero exit. */
     String br(String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(FakeTikvProcess.java(), "-cp", FakeTikvProcess.cliClasspath(),
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "dev.faketikv.cli.Main", "br"));
+        return brStart(args).await();
+    }
+
+    /** A {@code fake-tikv br} child process started by {@link #brStart}. */
+    record Br(Process process, String what, Path err) {
+        /** Waits for it; its stdout, or an IOException with its stderr on a non-zero exit. */
+        String await() throws IOException, InterruptedException {
+            byte[] out = process.getInputStream().readAllBytes();
+            if (!process.waitFor(120, TimeUnit.SECONDS) || process.exitValue() != 0) {
+                process.destroyForcibly();
+                throw new IOException("br " + what + " failed: " + Files.readString(err));
+            }
+            return new String(out, StandardCharsets.UTF_8);
+        }
+    }
+
+    /** Starts {@code fake-tikv br ARGS --pd PD} (br spends most of its time waiting: run two at once). */
+    Br brStart(String... args) throws IOException {
+        // a short-lived JVM: C1 only and the serial collector start faster on a busy box
+        List<String> cmd = new ArrayList<>(List.of(FakeTikvProcess.java(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+                "-cp", FakeTikvProcess.cliClasspath(), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "dev.faketikv.cli.Main", "br"));
         cmd.addAll(List.of(args));
         cmd.addAll(List.of("--pd", pd));
         Path err = Files.createTempFile(log.getParent(), "br", ".log");
-        Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException("br " + String.join(" ", args) + " failed: " + Files.readString(err));
-        }
-        return new String(out, StandardCharsets.UTF_8);
+        return new Br(new ProcessBuilder(cmd).redirectError(err.toFile()).start(), String.join(" ", args), err);
     }
 
     /** The child's stderr so far (for failure messages). */
