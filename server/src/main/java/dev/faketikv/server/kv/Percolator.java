@@ -1,6 +1,5 @@
 package dev.faketikv.server.kv;
 
-import com.google.protobuf.ByteString;
 import dev.faketikv.engine.Cf;
 import dev.faketikv.engine.Engine;
 import dev.faketikv.engine.codec.BytesCodec;
@@ -431,9 +430,5 @@ final class Percolator {
             }
             return out;
         }
-    }
-
-    static ByteString bs(byte[] b) {
-        return ByteString.copyFrom(b);
     }
 }

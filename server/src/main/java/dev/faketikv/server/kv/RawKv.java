@@ -7,6 +7,7 @@ import dev.faketikv.engine.EngineSnapshot;
 import dev.faketikv.engine.codec.Keys;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
@@ -123,7 +124,7 @@ final class RawKv {
         }
         List<Pair> list = new ArrayList<>(out);
         if (reverse) {
-            java.util.Collections.reverse(list);
+            Collections.reverse(list);
         }
         return list;
     }

@@ -5,6 +5,7 @@ import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.engine.region.RegionMap;
 import dev.faketikv.server.backup.RegionErrorException;
+import java.util.List;
 import org.tikv.kvproto.Errorpb;
 import org.tikv.kvproto.Kvrpcpb;
 
@@ -42,7 +43,7 @@ final class RegionGuard {
         long sentVersion = ctx.getRegionEpoch().getVersion();
         if (sentVersion != r.version()) {
             Region left = regions.leftOf(r);
-            throw RegionErrorException.epochNotMatch(r, left == null || sentVersion >= r.version() ? java.util.List.of() : java.util.List.of(left),
+            throw RegionErrorException.epochNotMatch(r, left == null || sentVersion >= r.version() ? List.of() : List.of(left),
                     ctx.getRegionEpoch().getConfVer(), sentVersion);
         }
         return r;

@@ -1,5 +1,7 @@
 package dev.faketikv.server.kv;
 
+import com.google.protobuf.ByteString;
+import dev.faketikv.engine.codec.Keys;
 import org.tikv.kvproto.Kvrpcpb;
 
 /**
@@ -38,30 +40,30 @@ final class TxnError extends RuntimeException {
                 + conflictStartTs + "), conflict_commit_ts: TimeStamp(" + conflictCommitTs + "), key: ..., primary: ... })))))";
         return new TxnError(Kvrpcpb.KeyError.newBuilder().setConflict(Kvrpcpb.WriteConflict.newBuilder().setStartTs(startTs)
                 .setConflictTs(conflictStartTs).setConflictCommitTs(conflictCommitTs)
-                .setKey(com.google.protobuf.ByteString.copyFrom(key)).setPrimary(com.google.protobuf.ByteString.copyFrom(primary)))
+                .setKey(ByteString.copyFrom(key)).setPrimary(ByteString.copyFrom(primary)))
                 .setRetryable(text).build(), 0, text);
     }
 
     static TxnError alreadyExist(byte[] key) {
         return new TxnError(Kvrpcpb.KeyError.newBuilder().setAlreadyExist(Kvrpcpb.AlreadyExist.newBuilder()
-                .setKey(com.google.protobuf.ByteString.copyFrom(key))).build(), 0, "already exists");
+                .setKey(ByteString.copyFrom(key))).build(), 0, "already exists");
     }
 
     /** {@code TxnLockNotFound}: commit found neither the lock nor a commit record. */
     static TxnError lockNotFound(long startTs, long commitTs, byte[] encodedKey) {
         String text = "Error(Txn(Error(Mvcc(Error(TxnLockNotFound { start_ts: TimeStamp(" + startTs + "), commit_ts: TimeStamp("
-                + commitTs + "), key: " + dev.faketikv.engine.codec.Keys.hex(encodedKey) + " })))))";
+                + commitTs + "), key: " + Keys.hex(encodedKey) + " })))))";
         return new TxnError(Kvrpcpb.KeyError.newBuilder().setRetryable(text).build(), 0, text);
     }
 
     static TxnError txnNotFound(long startTs, byte[] primary) {
         return new TxnError(Kvrpcpb.KeyError.newBuilder().setTxnNotFound(Kvrpcpb.TxnNotFound.newBuilder().setStartTs(startTs)
-                .setPrimaryKey(com.google.protobuf.ByteString.copyFrom(primary))).build(), 0, "txn not found");
+                .setPrimaryKey(ByteString.copyFrom(primary))).build(), 0, "txn not found");
     }
 
     static TxnError commitTsExpired(long startTs, long commitTs, byte[] key, long minCommitTs) {
         return new TxnError(Kvrpcpb.KeyError.newBuilder().setCommitTsExpired(Kvrpcpb.CommitTsExpired.newBuilder().setStartTs(startTs)
-                .setAttemptedCommitTs(commitTs).setKey(com.google.protobuf.ByteString.copyFrom(key)).setMinCommitTs(minCommitTs))
+                .setAttemptedCommitTs(commitTs).setKey(ByteString.copyFrom(key)).setMinCommitTs(minCommitTs))
                 .build(), 0, "commit ts expired");
     }
 

@@ -209,4 +209,69 @@ class KvServiceTest {
                 .setCommitVersion(now + 20).addKeys(b("p")).build());
         assertThat(late.getError().getRetryable()).contains("TxnLockNotFound");
     }
+
+    @Test
+    void rawBatchScanAndBadRangesAsTikv() {
+        List<Kvrpcpb.KvPair> pairs = new ArrayList<>();
+        for (String k : List.of("a1", "a2", "b1", "b2", "c1")) {
+            pairs.add(Kvrpcpb.KvPair.newBuilder().setKey(b(k)).setValue(b("v")).build());
+        }
+        kv.rawBatchPut(Kvrpcpb.RawBatchPutRequest.newBuilder().setContext(rawCtx("")).addAllPairs(pairs).build());
+        Kvrpcpb.RawBatchScanResponse r = kv.rawBatchScan(Kvrpcpb.RawBatchScanRequest.newBuilder().setContext(rawCtx(""))
+                .addRanges(Kvrpcpb.KeyRange.newBuilder().setStartKey(b("a")).setEndKey(b("b")))
+                .addRanges(Kvrpcpb.KeyRange.newBuilder().setStartKey(b("b")))
+                .addRanges(Kvrpcpb.KeyRange.newBuilder().setStartKey(b("c"))).setEachLimit(1).build());
+        assertThat(r.getKvsList()).extracting(p -> p.getKey().toStringUtf8()).containsExactly("a1", "b1", "c1");
+        Kvrpcpb.RawBatchScanResponse bad = kv.rawBatchScan(Kvrpcpb.RawBatchScanRequest.newBuilder().setContext(rawCtx(""))
+                .addRanges(Kvrpcpb.KeyRange.newBuilder().setStartKey(b("c")).setEndKey(b("a"))).setEachLimit(1).build());
+        assertThat(bad.getKvs(0).getError().getAbort()).contains("Invalid KeyRanges");
+    }
+
+    @Test
+    void txnKeysAreCheckedEncodedAgainstTheRegion() {
+        Region[] lr = server.regions().split(BytesCodec.encode("m".getBytes(StandardCharsets.UTF_8)));
+        Kvrpcpb.GetResponse r = kv.kvGet(Kvrpcpb.GetRequest.newBuilder().setContext(ctx(lr[1])).setKey(b("a")).setVersion(10).build());
+        assertThat(r.getRegionError().getKeyNotInRegion().getKey()).isEqualTo(ByteString.copyFrom(BytesCodec.encode("a".getBytes(StandardCharsets.UTF_8))));
+        assertThat(kv.kvGet(Kvrpcpb.GetRequest.newBuilder().setContext(ctx(lr[1])).setKey(b("x")).setVersion(10).build()).getNotFound()).isTrue();
+    }
+
+    @Test
+    void insertOfAnExistingKeyAndCleanupOfACommittedTxn() {
+        long now = TestServers.NOW_TS;
+        prewrite(now + 1, "k", "k", "1");
+        kv.kvCommit(Kvrpcpb.CommitRequest.newBuilder().setContext(txnCtx("k")).setStartVersion(now + 1).setCommitVersion(now + 2).addKeys(b("k")).build());
+        Kvrpcpb.PrewriteResponse insert = kv.kvPrewrite(Kvrpcpb.PrewriteRequest.newBuilder().setContext(txnCtx("k")).setPrimaryLock(b("k"))
+                .setStartVersion(now + 3).setLockTtl(3000)
+                .addMutations(Kvrpcpb.Mutation.newBuilder().setOp(Kvrpcpb.Op.Insert).setKey(b("k")).setValue(b("2"))).build());
+        assertThat(insert.getErrors(0).getAlreadyExist().getKey()).isEqualTo(b("k"));
+        Kvrpcpb.CleanupResponse cleanup = kv.kvCleanup(Kvrpcpb.CleanupRequest.newBuilder().setContext(txnCtx("k")).setKey(b("k"))
+                .setStartVersion(now + 1).build());
+        assertThat(cleanup.getCommitVersion()).isEqualTo(now + 2);
+        assertThat(cleanup.hasError()).isFalse();
+        // a rolled-back start ts cannot be prewritten again
+        kv.kvBatchRollback(Kvrpcpb.BatchRollbackRequest.newBuilder().setContext(txnCtx("j")).setStartVersion(now + 5).addKeys(b("j")).build());
+        assertThat(prewrite(now + 5, "j", "j", "1").getErrors(0).hasConflict()).isTrue();
+    }
+
+    @Test
+    void aScanReportsALockedKeyAndGoesOn() {
+        long now = TestServers.NOW_TS;
+        prewrite(now + 1, "a", "a", "1", "c", "3");
+        kv.kvCommit(Kvrpcpb.CommitRequest.newBuilder().setContext(txnCtx("a")).setStartVersion(now + 1).setCommitVersion(now + 2)
+                .addKeys(b("a")).addKeys(b("c")).build());
+        prewrite(now + 3, "b", "b", "2");
+        Kvrpcpb.ScanResponse scan = kv.kvScan(Kvrpcpb.ScanRequest.newBuilder().setContext(txnCtx("")).setStartKey(b("a")).setLimit(10)
+                .setVersion(now + 4).build());
+        assertThat(scan.getPairsCount()).isEqualTo(3);
+        assertThat(scan.getPairs(0).getKey()).isEqualTo(b("a"));
+        assertThat(scan.getPairs(1).getError().getLocked().getKey()).isEqualTo(b("b"));
+        assertThat(scan.getPairs(2).getKey()).isEqualTo(b("c"));
+        // read committed ignores the lock; a reverse scan starts at the upper bound
+        assertThat(kv.kvScan(Kvrpcpb.ScanRequest.newBuilder().setContext(txnCtx("").toBuilder().setIsolationLevel(Kvrpcpb.IsolationLevel.RC))
+                .setStartKey(b("a")).setLimit(10).setVersion(now + 4).build()).getPairsList()).extracting(p -> p.getKey().toStringUtf8())
+                .containsExactly("a", "c");
+        Kvrpcpb.ScanResponse reverse = kv.kvScan(Kvrpcpb.ScanRequest.newBuilder().setContext(txnCtx("")).setStartKey(b("z")).setLimit(1)
+                .setReverse(true).setVersion(now + 2).build());
+        assertThat(reverse.getPairsList()).extracting(p -> p.getKey().toStringUtf8()).containsExactly("c");
+    }
 }
