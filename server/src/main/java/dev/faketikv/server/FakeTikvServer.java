@@ -147,7 +147,7 @@ public final class FakeTikvServer implements AutoCloseable {
                             new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace), interceptors))
                     .addService(ServerInterceptors.intercept(
                             new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
-                    .addService(ServerInterceptors.intercept(new KvService(storeId, engine, regions), interceptors))
+                    .addService(ServerInterceptors.intercept(KvService.definition(storeId, engine, regions), interceptors))
                     .addService(new HealthStatusManager().getHealthService())
                     .build().start();
             closers.push(this::stopGrpc);

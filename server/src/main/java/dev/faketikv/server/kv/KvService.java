@@ -9,6 +9,8 @@ import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.engine.region.RegionMap;
 import dev.faketikv.server.backup.RegionErrorException;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.AbstractMap;
@@ -28,7 +30,8 @@ import org.tikv.kvproto.TikvGrpc;
 /**
  * {@code tikvpb.Tikv} on one store: RawKV (API V1) and the optimistic Percolator commands, each answered
  * only for a region this store leads, with raftstore's region errors ({@link RegionGuard}); every other
- * method is UNIMPLEMENTED at once (grpc-java's default). Mirrors {@code src/server/service/kv.rs}
+ * method is UNIMPLEMENTED at once (grpc-java's default). A call carrying {@code tikv-forwarded-host} is sent on to
+ * that store ({@link KvForwarder}). Mirrors {@code src/server/service/kv.rs}
  * ({@code future_raw_*}, {@code future_get}, {@code future_scan}, {@code future_batch_get} and the
  * {@code txn_command_future!} handlers): region errors go in {@code region_error}, RawKV storage errors in
  * the {@code error} string, transactional ones as {@code kvrpcpb.KeyError}. Reads and writes go to the
@@ -43,11 +46,16 @@ public final class KvService extends TikvGrpc.TikvImplBase {
     private final Engine engine;
     private final Percolator txn;
 
-    public KvService(long storeId, Engine engine, RegionMap regions) {
+    KvService(long storeId, Engine engine, RegionMap regions) {
         this.guard = new RegionGuard(storeId, regions);
         this.engine = engine;
         this.raw = new RawKv(engine);
         this.txn = new Percolator(engine);
+    }
+
+    /** The service of one store with TiKV's forwarding in front ({@link KvForwarder}): what a gRPC server registers. */
+    public static ServerServiceDefinition definition(long storeId, Engine engine, RegionMap regions) {
+        return ServerInterceptors.intercept(new KvService(storeId, engine, regions), new KvForwarder());
     }
 
     // ---------------------------------------------------------------- plumbing

@@ -4,20 +4,24 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
+import dev.faketikv.engine.Cf;
 import dev.faketikv.engine.EngineSnapshot;
 import dev.faketikv.engine.codec.BytesCodec;
 import dev.faketikv.engine.mvcc.EntryScanner;
+import dev.faketikv.engine.mvcc.KeyLockedException;
 import dev.faketikv.engine.mvcc.TxnEntry;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.server.FakeTikvServer;
 import dev.faketikv.server.TestServers;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -273,5 +277,40 @@ class KvServiceTest {
         Kvrpcpb.ScanResponse reverse = kv.kvScan(Kvrpcpb.ScanRequest.newBuilder().setContext(txnCtx("")).setStartKey(b("z")).setLimit(1)
                 .setReverse(true).setVersion(now + 2).build());
         assertThat(reverse.getPairsList()).extracting(p -> p.getKey().toStringUtf8()).containsExactly("c");
+    }
+
+    @Test
+    void aCallWithTikvForwardedHostIsServedByThatStore() throws Exception {
+        try (FakeTikvServer other = TestServers.start(dir.resolve("other"), List.of())) {
+            Kvrpcpb.Context otherCtx = ctx(other.regions().locate(new byte[0]));
+            Metadata headers = new Metadata();
+            headers.put(Metadata.Key.of("tikv-forwarded-host", Metadata.ASCII_STRING_MARSHALLER), other.addr());
+            TikvGrpc.TikvBlockingStub viaThis = kv.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
+            Kvrpcpb.RawPutResponse put = viaThis.rawPut(Kvrpcpb.RawPutRequest.newBuilder().setContext(otherCtx).setKey(b("fwd")).setValue(b("1")).build());
+            assertThat(put.hasRegionError()).isFalse();
+            assertThat(other.engine().get(Cf.DEFAULT, "zfwd".getBytes(StandardCharsets.UTF_8))).isEqualTo("1".getBytes(StandardCharsets.UTF_8));
+            assertThat(server.engine().get(Cf.DEFAULT, "zfwd".getBytes(StandardCharsets.UTF_8))).isNull();
+            // an unreachable target: the status, and this store keeps serving
+            headers.put(Metadata.Key.of("tikv-forwarded-host", Metadata.ASCII_STRING_MARSHALLER), "127.0.0.1:1");
+            assertThatThrownBy(() -> kv.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers))
+                    .rawGet(Kvrpcpb.RawGetRequest.newBuilder().setContext(otherCtx).setKey(b("fwd")).build()))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+            assertThat(kv.rawGet(Kvrpcpb.RawGetRequest.newBuilder().setContext(rawCtx("")).setKey(b("fwd")).build()).getNotFound()).isTrue();
+        }
+    }
+
+    @Test
+    void aBackupMeetsTheLockAPrewriteLeft() {
+        long now = TestServers.NOW_TS;
+        prewrite(now + 1, "p", "p", "1");
+        try (EngineSnapshot s = server.engine().snapshot(); EntryScanner es = new EntryScanner(s, null, null, now + 5, 0, false)) {
+            assertThatThrownBy(() -> es.nextBatch(new ArrayList<>(), 100)).isInstanceOf(KeyLockedException.class);
+        }
+        // before the lock's start ts the backup does not see it
+        try (EngineSnapshot s = server.engine().snapshot(); EntryScanner es = new EntryScanner(s, null, null, now, 0, false)) {
+            List<TxnEntry> out = new ArrayList<>();
+            es.nextBatch(out, 100);
+            assertThat(out).isEmpty();
+        }
     }
 }
