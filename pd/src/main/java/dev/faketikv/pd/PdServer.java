@@ -89,7 +89,8 @@ public final class PdServer implements AutoCloseable {
             this.service = factory.create(this::clientUrl);
             InetSocketAddress loop = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
             g = NettyServerBuilder.forAddress(loop).permitKeepAliveTime(5, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
-                    .addService(io.grpc.ServerInterceptors.intercept(service, journal)).build().start();
+                    .addService(io.grpc.ServerInterceptors.intercept(service, journal))
+                    .addService(new io.grpc.protobuf.services.HealthStatusManager().getHealthService()).build().start();
             h = HttpServer.create(loop, 64);
             h.createContext("/", this::handle);
             h.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(2, r -> {

@@ -16,6 +16,7 @@ import dev.faketikv.server.control.Journal;
 import dev.faketikv.server.control.Trace;
 import dev.faketikv.server.importer.ImportSstService;
 import dev.faketikv.server.importer.SstImporter;
+import dev.faketikv.server.kv.KvService;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.metrics.GrpcMetricsInterceptor;
 import dev.faketikv.server.pd.PdClient;
@@ -29,6 +30,7 @@ import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -154,6 +156,8 @@ public final class FakeTikvServer implements AutoCloseable {
                                 new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace), interceptors))
                         .addService(ServerInterceptors.intercept(
                                 new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
+                        .addService(ServerInterceptors.intercept(KvService.definition(storeId, engine, regions), interceptors))
+                        .addService(new HealthStatusManager().getHealthService())
                         .build().start();
             } catch (IOException e) {
                 throw StartupErrors.bindFailed(TikvConfig.SERVER_ADDR.name(), "--addr", config.get(TikvConfig.SERVER_ADDR), e);
