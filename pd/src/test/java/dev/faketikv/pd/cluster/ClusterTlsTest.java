@@ -1,5 +1,6 @@
 package dev.faketikv.pd.cluster;
 
+import dev.faketikv.server.TestCerts;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,6 +1,6 @@
 package dev.faketikv.server.kv;
 
-import com.google.protobuf.ByteString;
+import dev.faketikv.server.backup.BackupErrors;
 import dev.faketikv.engine.Cf;
 import dev.faketikv.engine.Engine;
 import dev.faketikv.engine.EngineIterator;
@@ -8,7 +8,6 @@ import dev.faketikv.engine.EngineSnapshot;
 import dev.faketikv.engine.codec.BytesCodec;
 import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.mvcc.Lock;
-import dev.faketikv.engine.mvcc.LockType;
 import dev.faketikv.engine.mvcc.Write;
 import dev.faketikv.engine.mvcc.WriteType;
 import java.util.ArrayList;
@@ -221,29 +220,9 @@ final class MvccReader implements AutoCloseable {
         return out;
     }
 
-    /** {@code kvrpcpb.LockInfo} of a lock on raw key {@code rawKey}, as {@code Lock::into_lock_info} builds it. */
+    /** {@code kvrpcpb.LockInfo} of a lock on raw key {@code rawKey}, as {@code Lock::into_lock_info} builds it (one builder, shared with backup). */
     static Kvrpcpb.LockInfo lockInfo(byte[] rawKey, Lock lock) {
-        Kvrpcpb.LockInfo.Builder b = Kvrpcpb.LockInfo.newBuilder()
-                .setPrimaryLock(ByteString.copyFrom(lock.primary()))
-                .setLockVersion(lock.ts())
-                .setKey(ByteString.copyFrom(rawKey))
-                .setLockTtl(lock.ttl())
-                .setTxnSize(lock.txnSize())
-                .setLockType(op(lock.type()))
-                .setLockForUpdateTs(lock.forUpdateTs())
-                .setUseAsyncCommit(lock.useAsyncCommit())
-                .setMinCommitTs(lock.minCommitTs());
-        lock.secondaries().forEach(s -> b.addSecondaries(ByteString.copyFrom(s)));
-        return b.build();
-    }
-
-    static Kvrpcpb.Op op(LockType t) {
-        return switch (t) {
-            case PUT -> Kvrpcpb.Op.Put;
-            case DELETE -> Kvrpcpb.Op.Del;
-            case LOCK -> Kvrpcpb.Op.Lock;
-            case PESSIMISTIC -> Kvrpcpb.Op.PessimisticLock;
-        };
+        return BackupErrors.lockInfo(rawKey, lock);
     }
 
     @Override

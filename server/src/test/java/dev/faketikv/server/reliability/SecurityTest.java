@@ -5,35 +5,21 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.faketikv.client.BackupClient;
 import dev.faketikv.server.FakeTikv;
+import dev.faketikv.server.TestCerts;
+import dev.faketikv.server.TestCerts.Pem;
 import dev.faketikv.server.TestServers;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.File;
-import java.math.BigInteger;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.KeyStore;
-import java.security.cert.X509Certificate;
-import java.util.Base64;
-import java.util.Date;
 import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.x509.BasicConstraints;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,31 +38,8 @@ class SecurityTest {
     static Pem intruder;
     static Pem stranger;
 
-    record Pem(KeyPair keys, X509Certificate cert, File certFile, File keyFile) {}
-
     static Pem issue(String cn, Pem issuer, boolean isCa, String name) throws Exception {
-        KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
-        g.initialize(2048);
-        KeyPair kp = g.generateKeyPair();
-        X500Name subject = new X500Name("CN=" + cn);
-        X500Name issuerName = issuer == null ? subject : new X500Name(issuer.cert().getSubjectX500Principal().getName());
-        long now = System.currentTimeMillis();
-        JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuerName, BigInteger.valueOf(now + name.hashCode()),
-                new Date(now - 60_000), new Date(now + 86_400_000L), subject, kp.getPublic());
-        b.addExtension(Extension.basicConstraints, true, new BasicConstraints(isCa));
-        if (!isCa) {
-            b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
-                new GeneralName(GeneralName.iPAddress, "127.0.0.1"), new GeneralName(GeneralName.dNSName, "localhost")}));
-        }
-        X509Certificate cert = new JcaX509CertificateConverter().getCertificate(b.build(
-                new JcaContentSignerBuilder("SHA256withRSA").build(issuer == null ? kp.getPrivate() : issuer.keys().getPrivate())));
-        File certFile = dir.resolve(name + ".crt").toFile();
-        File keyFile = dir.resolve(name + ".key").toFile();
-        Files.writeString(certFile.toPath(), "-----BEGIN CERTIFICATE-----\n"
-                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(cert.getEncoded()) + "\n-----END CERTIFICATE-----\n");
-        Files.writeString(keyFile.toPath(), "-----BEGIN PRIVATE KEY-----\n"
-                + Base64.getMimeEncoder(64, "\n".getBytes()).encodeToString(kp.getPrivate().getEncoded()) + "\n-----END PRIVATE KEY-----\n");
-        return new Pem(kp, cert, certFile, keyFile);
+        return TestCerts.issue(dir, cn, issuer, isCa, name);
     }
 
     @BeforeAll

@@ -1,4 +1,4 @@
-package dev.faketikv.pd.cluster;
+package dev.faketikv.server;
 
 import java.io.File;
 import java.math.BigInteger;
@@ -19,25 +19,26 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * Certificates made in a test, as server's {@code reliability/SecurityTest} makes them (BouncyCastle): a CA,
+ * Certificates made in a test (BouncyCastle), for the TLS tests of the store ({@code reliability/SecurityTest})
+ * and of the PD port ({@code pd}'s {@code ClusterTlsTest}, through this module's test-jar): a CA,
  * and leaf certificates for 127.0.0.1 / localhost signed by it, written as PEM (key PKCS#8) into a folder.
  */
-final class TestCerts {
+public final class TestCerts {
     private TestCerts() {}
 
     /** A key pair, its certificate and the two PEM files. */
-    record Pem(KeyPair keys, X509Certificate cert, File certFile, File keyFile) {
-        Path certPath() {
+    public record Pem(KeyPair keys, X509Certificate cert, File certFile, File keyFile) {
+        public Path certPath() {
             return certFile.toPath();
         }
 
-        Path keyPath() {
+        public Path keyPath() {
             return keyFile.toPath();
         }
     }
 
     /** A certificate for {@code cn}, signed by {@code issuer} (null: self-signed), saved as {@code dir/name.crt|key}. */
-    static Pem issue(Path dir, String cn, Pem issuer, boolean isCa, String name) throws Exception {
+    public static Pem issue(Path dir, String cn, Pem issuer, boolean isCa, String name) throws Exception {
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
         g.initialize(2048);
         KeyPair kp = g.generateKeyPair();
