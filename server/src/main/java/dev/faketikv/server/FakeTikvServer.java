@@ -16,6 +16,7 @@ import dev.faketikv.server.control.Journal;
 import dev.faketikv.server.control.Trace;
 import dev.faketikv.server.importer.ImportSstService;
 import dev.faketikv.server.importer.SstImporter;
+import dev.faketikv.server.kv.KvForwarder;
 import dev.faketikv.server.kv.KvService;
 import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.metrics.GrpcMetricsInterceptor;
@@ -151,12 +152,14 @@ public final class FakeTikvServer implements AutoCloseable {
             }
             ServerBuilder<?> sb = b.serverBuilder != null ? b.serverBuilder : defaultServerBuilder(config);
             Consumer<List<ImportSstpb.SSTMeta>> ingested = b.shared == null ? metas -> { } : b.shared.onIngested();
+            KvForwarder forwarder = new KvForwarder();
+            closers.push(forwarder::close);
             try {
                 this.grpc = sb.addService(ServerInterceptors.intercept(
                                 new Service(backupWorker.scheduler(), journal, faults.failPoints(), requests, trace), interceptors))
                         .addService(ServerInterceptors.intercept(
                                 new ImportSstService(storeId, regions, importer, faults.failPoints(), journal, ingested), interceptors))
-                        .addService(ServerInterceptors.intercept(KvService.definition(storeId, engine, regions), interceptors))
+                        .addService(ServerInterceptors.intercept(KvService.definition(storeId, engine, regions, forwarder), interceptors))
                         .addService(new HealthStatusManager().getHealthService())
                         .build().start();
             } catch (IOException e) {

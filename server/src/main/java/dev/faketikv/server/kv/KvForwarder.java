@@ -25,9 +25,10 @@ import java.util.concurrent.TimeUnit;
  * forwards through a follower once its health check has marked the leader's store unreachable.
  *
  * <p>One plaintext channel per target address, kept while used (idle connections are dropped after a
- * minute; the channel threads are daemons). Thread-safe.
+ * minute; the channel threads are daemons) and shut down by {@link #close()}, which the store calls when it
+ * stops. Thread-safe.
  */
-final class KvForwarder implements ServerInterceptor {
+public final class KvForwarder implements ServerInterceptor, AutoCloseable {
     /** {@code FORWARD_METADATA_KEY}. */
     static final Metadata.Key<String> FORWARDED_HOST = Metadata.Key.of("tikv-forwarded-host", Metadata.ASCII_STRING_MARSHALLER);
     private final ConcurrentMap<String, ManagedChannel> channels = new ConcurrentHashMap<>();
@@ -98,5 +99,14 @@ final class KvForwarder implements ServerInterceptor {
     private ManagedChannel channel(String addr) {
         return channels.computeIfAbsent(addr, a -> NettyChannelBuilder.forTarget(a).usePlaintext()
                 .idleTimeout(1, TimeUnit.MINUTES).maxInboundMessageSize(64 << 20).build());
+    }
+
+    /** Shuts every forwarding channel down; a call forwarded afterwards opens a new one. */
+    @Override
+    public void close() {
+        for (ManagedChannel c : channels.values()) {
+            c.shutdownNow();
+        }
+        channels.clear();
     }
 }

@@ -54,8 +54,8 @@ public final class KvService extends TikvGrpc.TikvImplBase {
     }
 
     /** The service of one store with TiKV's forwarding in front ({@link KvForwarder}): what a gRPC server registers. */
-    public static ServerServiceDefinition definition(long storeId, Engine engine, RegionMap regions) {
-        return ServerInterceptors.intercept(new KvService(storeId, engine, regions), new KvForwarder());
+    public static ServerServiceDefinition definition(long storeId, Engine engine, RegionMap regions, KvForwarder forwarder) {
+        return ServerInterceptors.intercept(new KvService(storeId, engine, regions), forwarder);
     }
 
     // ---------------------------------------------------------------- plumbing
