@@ -1,7 +1,6 @@
 package dev.faketikv.pd;
 
 import dev.faketikv.server.Addresses;
-import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -12,10 +11,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -35,11 +32,7 @@ import org.slf4j.LoggerFactory;
  * per connection (BR opens a handful); at most {@value #MAX_CONNECTIONS} connections, and one that sends
  * nothing for {@value #PREFACE_TIMEOUT_MS} ms is closed.
  *
- * <p>HTTP paths: {@code GET /pd/api/v1/version} ({@code {"version":"v5.4.0"}}),
- * {@code GET /pd/api/v1/config/cluster-version} (a JSON string, quotes included, as PD answers),
- * {@code GET /pd/api/v1/stats/region?start_key=&end_key=} ({@code count} = regions overlapping the range,
- * keys URL-escaped in region-key form), {@code GET /pd/api/v1/health}; and fake-tikv's own
- * {@code GET /fake/journal} ({@link PdJournal}); anything else 404.
+ * <p>HTTP paths: {@link PdHttpApi}.
  *
  * <p>TLS ({@code [security]} set, {@link #start(InetSocketAddress, PdService.Factory, String, String, SSLContext)}):
  * the public socket speaks TLS for gRPC and HTTP alike, as PD serves both on one etcd listener with one TLS
@@ -63,6 +56,7 @@ public final class PdServer implements AutoCloseable {
 
     private final PdService service;
     private final PdJournal journal = new PdJournal();
+    private final PdScheduleState schedule = new PdScheduleState(System::currentTimeMillis);
     private final String version;
     private final Server grpc;
     private final HttpServer http;
@@ -92,7 +86,7 @@ public final class PdServer implements AutoCloseable {
                     .addService(io.grpc.ServerInterceptors.intercept(service, journal))
                     .addService(new io.grpc.protobuf.services.HealthStatusManager().getHealthService()).build().start();
             h = HttpServer.create(loop, 64);
-            h.createContext("/", this::handle);
+            h.createContext("/", new PdHttpApi(new PdHttpApi.Parts(service, journal, schedule, version, this::clientUrl))::handle);
             h.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
                 Thread t = new Thread(r, "pd-http");
                 t.setDaemon(true);
@@ -144,6 +138,11 @@ public final class PdServer implements AutoCloseable {
 
     public PdService service() {
         return service;
+    }
+
+    /** The schedule config and scheduler pauses the HTTP API shows and changes. */
+    public PdScheduleState schedule() {
+        return schedule;
     }
 
     /** Every call BR made to this PD. */
@@ -284,57 +283,6 @@ public final class PdServer implements AutoCloseable {
         } catch (IOException ignored) {
             // closing
         }
-    }
-
-    private void handle(HttpExchange ex) throws IOException {
-        try (ex) {
-            String path = ex.getRequestURI().getPath();
-            if (!ex.getRequestMethod().equals("GET")) {
-                send(ex, 405, "{\"error\":\"method not allowed\"}");
-                return;
-            }
-            switch (path) {
-                case "/pd/api/v1/version" -> send(ex, 200, "{\"version\":\"v" + version + "\"}");
-                case "/pd/api/v1/config/cluster-version" -> send(ex, 200, "\"" + version + "\"");
-                case "/fake/journal" -> send(ex, 200, journal.toJson());
-                case "/pd/api/v1/health" -> send(ex, 200, "[{\"name\":\"fake-pd\",\"member_id\":1,\"client_urls\":[\""
-                        + clientUrl() + "\"],\"health\":true}]");
-                case "/pd/api/v1/stats/region" -> {
-                    Map<String, String> q = query(ex.getRequestURI().getRawQuery());
-                    byte[] start = q.getOrDefault("start_key", "").getBytes(StandardCharsets.ISO_8859_1);
-                    byte[] end = q.getOrDefault("end_key", "").getBytes(StandardCharsets.ISO_8859_1);
-                    int count = service.regionCount(start, end);
-                    send(ex, 200, "{\"count\":" + count + ",\"empty_count\":0,\"storage_size\":0,\"storage_keys\":0}");
-                }
-                default -> send(ex, 404, "{\"error\":\"no such path: " + path.replace("\"", "") + "\"}");
-            }
-        }
-    }
-
-    /** Query parameters; values are URL-decoded to bytes (ISO-8859-1 keeps every byte). */
-    static Map<String, String> query(String raw) {
-        Map<String, String> m = new java.util.HashMap<>();
-        if (raw == null || raw.isEmpty()) {
-            return m;
-        }
-        for (String kv : raw.split("&")) {
-            int eq = kv.indexOf('=');
-            String k = eq < 0 ? kv : kv.substring(0, eq);
-            String v = eq < 0 ? "" : kv.substring(eq + 1);
-            try {
-                m.put(URLDecoder.decode(k, StandardCharsets.ISO_8859_1), URLDecoder.decode(v, StandardCharsets.ISO_8859_1));
-            } catch (IllegalArgumentException e) {
-                m.put(k, v);
-            }
-        }
-        return m;
-    }
-
-    private static void send(HttpExchange ex, int code, String body) throws IOException {
-        byte[] b = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", "application/json");
-        ex.sendResponseHeaders(code, b.length);
-        ex.getResponseBody().write(b);
     }
 
     @Override

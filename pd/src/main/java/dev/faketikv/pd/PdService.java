@@ -19,7 +19,7 @@ import org.tikv.kvproto.Pdpb;
 /**
  * The gRPC {@code pdpb.PD} facade: the subset of PD a BR client uses (GetMembers, Tso, GetAllStores,
  * GetStore, GetRegion, GetPrevRegion, GetRegionByID, ScanRegions, GetGCSafePoint, UpdateGCSafePoint,
- * UpdateServiceGCSafePoint). Every other RPC answers {@code UNIMPLEMENTED} — also {@code GetClusterInfo}, which
+ * UpdateServiceGCSafePoint, ScatterRegion, GetOperator). Every other RPC answers {@code UNIMPLEMENTED} — also {@code GetClusterInfo}, which
  * this kvproto lacks and which newer pd clients read as "PD mode" when unimplemented. Mirrors the behaviour of PD's
  * {@code server/grpc_service.go} for these calls, not its internals: regions and leaders come straight from
  * the cluster's {@link RegionMap} (region keys in the engine's form: memcomparable for txn data, raw for raw
@@ -380,6 +380,123 @@ public final class PdService extends PDGrpc.PDImplBase {
         synchronized (gcLock) {
             return gcSafePoint;
         }
+    }
+
+    // ---------------------------------------------------------------- scatter, operators, reset-ts
+
+    /** Region id → kind of the scatter operator that finished on it; guarded by itself. */
+    private final Map<Long, String> finishedOperators = new java.util.LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
+            return size() > 100_000;
+        }
+    };
+
+    /**
+     * PD 5.4's {@code ScatterRegion} ({@code server/grpc_service.go:1141-1208}). Every region already has a
+     * peer on every store here, so the scatter moves nothing and its operator counts as finished at once:
+     * {@link #getOperator} then answers it SUCCESS with desc {@code scatter-region}. Batch form
+     * ({@code regions_id}): unknown ids are failures and lower {@code finished_percentage} as PD computes it;
+     * single form: an unknown id fails the call ("region X not found") unless the request carries the region.
+     */
+    @Override
+    public void scatterRegion(Pdpb.ScatterRegionRequest request, StreamObserver<Pdpb.ScatterRegionResponse> out) {
+        if (!check(request.getHeader(), out)) {
+            return;
+        }
+        if (request.getRegionsIdCount() > 0) {
+            int ops = 0;
+            int failures = 0;
+            for (long id : new java.util.LinkedHashSet<>(request.getRegionsIdList())) {
+                if (regions.get(id) == null) {
+                    failures++;
+                } else {
+                    scattered(id);
+                    ops++;
+                }
+            }
+            long percentage = failures == 0 ? 100 : 100 - 100L * failures / (ops + failures);
+            reply(out, Pdpb.ScatterRegionResponse.newBuilder().setHeader(ok()).setFinishedPercentage(percentage).build());
+            return;
+        }
+        if (regions.get(request.getRegionId()) == null) {
+            if (!request.hasRegion()) {
+                out.onError(Status.UNKNOWN.withDescription("region " + Long.toUnsignedString(request.getRegionId()) + " not found")
+                        .asRuntimeException());
+                return;
+            }
+        } else {
+            scattered(request.getRegionId());
+        }
+        reply(out, Pdpb.ScatterRegionResponse.newBuilder().setHeader(ok()).setFinishedPercentage(100).build());
+    }
+
+    private void scattered(long regionId) {
+        synchronized (finishedOperators) {
+            finishedOperators.put(regionId, "leader,region");
+        }
+    }
+
+    /**
+     * PD 5.4's {@code GetOperator} ({@code server/grpc_service.go:1377-1411}): the last operator of the region
+     * (here: a finished scatter, status SUCCESS), else header error REGION_NOT_FOUND "Not Found".
+     */
+    @Override
+    public void getOperator(Pdpb.GetOperatorRequest request, StreamObserver<Pdpb.GetOperatorResponse> out) {
+        if (!check(request.getHeader(), out)) {
+            return;
+        }
+        String kind;
+        synchronized (finishedOperators) {
+            kind = finishedOperators.get(request.getRegionId());
+        }
+        if (kind == null) {
+            reply(out, Pdpb.GetOperatorResponse.newBuilder().setHeader(err(Pdpb.ErrorType.REGION_NOT_FOUND, "Not Found")).build());
+            return;
+        }
+        reply(out, Pdpb.GetOperatorResponse.newBuilder().setHeader(ok()).setRegionId(request.getRegionId())
+                .setDesc(com.google.protobuf.ByteString.copyFromUtf8("scatter-region"))
+                .setKind(com.google.protobuf.ByteString.copyFromUtf8(kind)).setStatus(Pdpb.OperatorStatus.SUCCESS).build());
+    }
+
+    /** PD 5.4's largest allowed jump of {@code reset-ts} ({@code max-reset-ts-gap}, 24 h). */
+    static final long MAX_RESET_TS_GAP_MS = 24L * 3600 * 1000;
+
+    /**
+     * {@code POST /pd/api/v1/admin/reset-ts}: PD 5.4's {@code timestampOracle.resetUserTimestamp}
+     * ({@code server/tso/tso.go:237-285}): the next timestamps come after {@code ts} when it is above the
+     * current one (physical part: now or the last handed out) and less than 24 h ahead. Returns null on success,
+     * else PD's error text.
+     */
+    public String resetTs(long ts) {
+        synchronized (tsoLock) {
+            long cur = Math.max(lastTs, clockMillis.getAsLong() << LOGICAL_BITS);
+            long physDiff = (ts >>> LOGICAL_BITS) - (cur >>> LOGICAL_BITS);
+            long logicalDiff = (ts & ((1L << LOGICAL_BITS) - 1)) - (cur & ((1L << LOGICAL_BITS) - 1));
+            String prefix = "[PD:tso:ErrResetUserTimestamp]reset user timestamp failed, ";
+            if (physDiff < 0) {
+                return prefix + "the specified ts is smaller than now";
+            }
+            if (physDiff == 0 && logicalDiff <= 0) {
+                return prefix + "the specified counter is smaller than now";
+            }
+            if (physDiff >= MAX_RESET_TS_GAP_MS) {
+                return prefix + "the specified ts is too larger than now";
+            }
+            lastTs = ts;
+            LOG.info("tso reset to {}", ts);
+            return null;
+        }
+    }
+
+    /** Every store as PD reports it (for the HTTP API's {@code /store}). */
+    public List<Metapb.Store> stores() {
+        return stores.get().stream().map(PdService::asReported).toList();
+    }
+
+    /** The cluster's region map (for the HTTP API's store status counts). */
+    public RegionMap regionMap() {
+        return regions;
     }
 
     /** Regions overlapping {@code [start, end)} (region-key form; empty end = +inf), for {@code /stats/region}. */
