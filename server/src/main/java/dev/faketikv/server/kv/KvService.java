@@ -45,9 +45,11 @@ public final class KvService extends TikvGrpc.TikvImplBase {
     private final RawKv raw;
     private final Engine engine;
     private final Percolator txn;
+    private final SplitRegionHandler splitter;
 
     KvService(long storeId, Engine engine, RegionMap regions) {
         this.guard = new RegionGuard(storeId, regions);
+        this.splitter = new SplitRegionHandler(storeId, regions);
         this.engine = engine;
         this.raw = new RawKv(engine);
         this.txn = new Percolator(engine);
@@ -442,5 +444,14 @@ public final class KvService extends TikvGrpc.TikvImplBase {
                     }
                     txn.resolveLock(status, encAll(req.getKeysList(), r), r.startKey(), r.endKey());
                 });
+    }
+
+    // ---------------------------------------------------------------- split
+
+    /** {@link SplitRegionHandler}: region errors in {@code region_error}, as {@code kv.rs} answers. */
+    @Override
+    public void splitRegion(Kvrpcpb.SplitRegionRequest req, StreamObserver<Kvrpcpb.SplitRegionResponse> out) {
+        answer(out, Kvrpcpb.SplitRegionResponse.newBuilder(), Kvrpcpb.SplitRegionResponse.Builder::setRegionError,
+                (b, e) -> b.setRegionError(Errorpb.Error.newBuilder().setMessage(text(e))), b -> splitter.split(req, b));
     }
 }
