@@ -1,5 +1,6 @@
 package dev.faketikv.pd;
 
+import dev.faketikv.pd.etcd.Etcd;
 import dev.faketikv.server.Addresses;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -62,6 +63,8 @@ public final class PdServer implements AutoCloseable {
     static final int PREFACE_TIMEOUT_MS = 10_000;
 
     private final PdService service;
+    /** etcd's v3 API on the gRPC side of the port, as PD embeds etcd. */
+    private final Etcd etcd;
     private final PdJournal journal = new PdJournal();
     private final String version;
     private final Server grpc;
@@ -87,10 +90,12 @@ public final class PdServer implements AutoCloseable {
         try {
             front.bind(addr);
             this.service = factory.create(this::clientUrl);
+            this.etcd = Etcd.forPd(service.clusterId(), service::member);
             InetSocketAddress loop = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
             g = NettyServerBuilder.forAddress(loop).permitKeepAliveTime(5, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
                     .addService(io.grpc.ServerInterceptors.intercept(service, journal))
-                    .addService(new io.grpc.protobuf.services.HealthStatusManager().getHealthService()).build().start();
+                    .addService(new io.grpc.protobuf.services.HealthStatusManager().getHealthService())
+                    .addServices(etcd.services(journal)).build().start();
             h = HttpServer.create(loop, 64);
             h.createContext("/", this::handle);
             h.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
@@ -116,6 +121,7 @@ public final class PdServer implements AutoCloseable {
         this.acceptor = new Thread(this::acceptLoop, "pd-accept");
         acceptor.setDaemon(true);
         acceptor.start();
+        etcd.start();
     }
 
     /** Starts the facade on {@code addr} (port 0 = any). */
@@ -144,6 +150,11 @@ public final class PdServer implements AutoCloseable {
 
     public PdService service() {
         return service;
+    }
+
+    /** The etcd this PD embeds. */
+    public Etcd etcd() {
+        return etcd;
     }
 
     /** Every call BR made to this PD. */
@@ -352,6 +363,7 @@ public final class PdServer implements AutoCloseable {
             close(s);
         }
         grpc.shutdownNow();
+        etcd.close();
         http.stop(0);
         ((java.util.concurrent.ExecutorService) http.getExecutor()).shutdownNow();
         try {
