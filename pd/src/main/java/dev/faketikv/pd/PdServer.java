@@ -1,5 +1,6 @@
 package dev.faketikv.pd;
 
+import dev.faketikv.pd.etcd.Etcd;
 import dev.faketikv.server.Addresses;
 import com.sun.net.httpserver.HttpServer;
 import io.grpc.Server;
@@ -55,6 +56,8 @@ public final class PdServer implements AutoCloseable {
     static final int PREFACE_TIMEOUT_MS = 10_000;
 
     private final PdService service;
+    /** etcd's v3 API on the gRPC side of the port, as PD embeds etcd. */
+    private final Etcd etcd;
     private final PdJournal journal = new PdJournal();
     private final PdScheduleState schedule = new PdScheduleState(System::currentTimeMillis);
     private final String version;
@@ -81,10 +84,12 @@ public final class PdServer implements AutoCloseable {
         try {
             front.bind(addr);
             this.service = factory.create(this::clientUrl);
+            this.etcd = Etcd.forPd(service.clusterId(), service::member);
             InetSocketAddress loop = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
             g = NettyServerBuilder.forAddress(loop).permitKeepAliveTime(5, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
                     .addService(io.grpc.ServerInterceptors.intercept(service, journal))
-                    .addService(new io.grpc.protobuf.services.HealthStatusManager().getHealthService()).build().start();
+                    .addService(new io.grpc.protobuf.services.HealthStatusManager().getHealthService())
+                    .addServices(etcd.services(journal)).build().start();
             h = HttpServer.create(loop, 64);
             h.createContext("/", new PdHttpApi(new PdHttpApi.Parts(service, journal, schedule, version, this::clientUrl))::handle);
             h.setExecutor(java.util.concurrent.Executors.newFixedThreadPool(2, r -> {
@@ -110,6 +115,7 @@ public final class PdServer implements AutoCloseable {
         this.acceptor = new Thread(this::acceptLoop, "pd-accept");
         acceptor.setDaemon(true);
         acceptor.start();
+        etcd.start();
     }
 
     /** Starts the facade on {@code addr} (port 0 = any). */
@@ -143,6 +149,11 @@ public final class PdServer implements AutoCloseable {
     /** The schedule config and scheduler pauses the HTTP API shows and changes. */
     public PdScheduleState schedule() {
         return schedule;
+    }
+
+    /** The etcd this PD embeds. */
+    public Etcd etcd() {
+        return etcd;
     }
 
     /** Every call BR made to this PD. */
@@ -300,6 +311,7 @@ public final class PdServer implements AutoCloseable {
             close(s);
         }
         grpc.shutdownNow();
+        etcd.close();
         http.stop(0);
         ((java.util.concurrent.ExecutorService) http.getExecutor()).shutdownNow();
         try {
