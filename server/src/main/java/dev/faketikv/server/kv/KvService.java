@@ -9,6 +9,7 @@ import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.engine.region.RegionMap;
 import dev.faketikv.server.backup.RegionErrorException;
+import dev.faketikv.server.coprocessor.CoprocessorEndpoint;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -23,6 +24,7 @@ import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.tikv.kvproto.Coprocessor;
 import org.tikv.kvproto.Errorpb;
 import org.tikv.kvproto.Kvrpcpb;
 import org.tikv.kvproto.TikvGrpc;
@@ -45,12 +47,14 @@ public final class KvService extends TikvGrpc.TikvImplBase {
     private final RawKv raw;
     private final Engine engine;
     private final Percolator txn;
+    private final CoprocessorEndpoint copr;
 
     KvService(long storeId, Engine engine, RegionMap regions) {
         this.guard = new RegionGuard(storeId, regions);
         this.engine = engine;
         this.raw = new RawKv(engine);
         this.txn = new Percolator(engine);
+        this.copr = new CoprocessorEndpoint(engine);
     }
 
     /** The service of one store with TiKV's forwarding in front ({@link KvForwarder}): what a gRPC server registers. */
@@ -442,5 +446,13 @@ public final class KvService extends TikvGrpc.TikvImplBase {
                     }
                     txn.resolveLock(status, encAll(req.getKeysList(), r), r.startKey(), r.endKey());
                 });
+    }
+
+    // ---------------------------------------------------------------- coprocessor (BR's checksum only)
+
+    @Override
+    public void coprocessor(Coprocessor.Request req, StreamObserver<Coprocessor.Response> out) {
+        out.onNext(copr.handle(req, guard::check));
+        out.onCompleted();
     }
 }
