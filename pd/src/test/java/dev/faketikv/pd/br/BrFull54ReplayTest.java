@@ -16,6 +16,7 @@ import dev.faketikv.engine.tidb.TidbMeta;
 import dev.faketikv.pd.FakeCluster;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,7 +26,9 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,10 +39,12 @@ import org.tikv.kvproto.Coprocessor;
 import org.tikv.kvproto.Kvrpcpb;
 import org.tikv.kvproto.Metapb;
 import org.tikv.kvproto.TikvGrpc;
+import org.tikv.kvproto.Tikvpb;
 
 /**
  * Replays what BR 5.4's {@code br backup full|db|table} asks the cluster between its TSO and its
- * checksum, in BR's order, against a 3-store {@link FakeCluster} seeded with a TiDB database:
+ * checksum, in BR's order, against a 3-store {@link FakeCluster} seeded with a TiDB database.
+ * KV reads and coprocessor requests go on each store's {@code BatchCommands} stream, as client-go sends them.
  *
  * <ol>
  *   <li>{@code GetTS} from PD: the backup ts ({@code br/pkg/backup/client.go}: {@code GetTS});</li>
@@ -86,8 +91,48 @@ class BrFull54ReplayTest {
         return channels.computeIfAbsent(storeId, id -> NettyChannelBuilder.forTarget(pd.store(id).getAddress()).usePlaintext().build());
     }
 
-    TikvGrpc.TikvBlockingStub tikv(PdClient.RegionInfo r) {
-        return TikvGrpc.newBlockingStub(channel(r.leader().getStoreId())).withDeadlineAfter(30, TimeUnit.SECONDS);
+    final AtomicLong requestIds = new AtomicLong();
+
+    /**
+     * One command sent as client-go sends it with its default {@code max-batch-size} 128: on the leader's
+     * {@code BatchCommands} stream, answered under its request id.
+     */
+    Tikvpb.BatchCommandsResponse.Response batch(PdClient.RegionInfo r, Tikvpb.BatchCommandsRequest.Request cmd) {
+        CompletableFuture<Tikvpb.BatchCommandsResponse> got = new CompletableFuture<>();
+        StreamObserver<Tikvpb.BatchCommandsRequest> in = TikvGrpc.newStub(channel(r.leader().getStoreId())).batchCommands(new StreamObserver<>() {
+            @Override
+            public void onNext(Tikvpb.BatchCommandsResponse v) {
+                got.complete(v);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                got.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                got.completeExceptionally(new IllegalStateException("stream closed without an answer"));
+            }
+        });
+        long id = requestIds.incrementAndGet();
+        in.onNext(Tikvpb.BatchCommandsRequest.newBuilder().addRequests(cmd).addRequestIds(id).build());
+        Tikvpb.BatchCommandsResponse resp = got.orTimeout(30, TimeUnit.SECONDS).join();
+        in.onCompleted();
+        assertThat(resp.getRequestIdsList()).containsExactly(id);
+        return resp.getResponses(0);
+    }
+
+    Kvrpcpb.ScanResponse kvScan(PdClient.RegionInfo r, Kvrpcpb.ScanRequest req) {
+        return batch(r, Tikvpb.BatchCommandsRequest.Request.newBuilder().setScan(req).build()).getScan();
+    }
+
+    Kvrpcpb.GetResponse kvGet(PdClient.RegionInfo r, Kvrpcpb.GetRequest req) {
+        return batch(r, Tikvpb.BatchCommandsRequest.Request.newBuilder().setGet(req).build()).getGet();
+    }
+
+    Coprocessor.Response coprocessor(PdClient.RegionInfo r, Coprocessor.Request req) {
+        return batch(r, Tikvpb.BatchCommandsRequest.Request.newBuilder().setCoprocessor(req).build()).getCoprocessor();
     }
 
     static Kvrpcpb.Context ctx(PdClient.RegionInfo r) {
@@ -103,7 +148,7 @@ class BrFull54ReplayTest {
         byte[] from = start;
         while (true) {
             PdClient.RegionInfo r = pd.region(BytesCodec.encode(from));
-            Kvrpcpb.ScanResponse resp = tikv(r).kvScan(Kvrpcpb.ScanRequest.newBuilder().setContext(ctx(r)).setStartKey(ByteString.copyFrom(from))
+            Kvrpcpb.ScanResponse resp = kvScan(r, Kvrpcpb.ScanRequest.newBuilder().setContext(ctx(r)).setStartKey(ByteString.copyFrom(from))
                     .setEndKey(ByteString.copyFrom(end)).setLimit(256).setVersion(ts).build());
             assertThat(resp.hasRegionError()).as(resp.toString()).isFalse();
             assertThat(resp.hasError()).isFalse();
@@ -138,7 +183,7 @@ class BrFull54ReplayTest {
     byte[] hget(String key, String field, long ts) {
         byte[] k = TidbMeta.hashFieldKey(key, field);
         PdClient.RegionInfo r = pd.region(BytesCodec.encode(k));
-        Kvrpcpb.GetResponse resp = tikv(r).kvGet(Kvrpcpb.GetRequest.newBuilder().setContext(ctx(r)).setKey(ByteString.copyFrom(k)).setVersion(ts).build());
+        Kvrpcpb.GetResponse resp = kvGet(r, Kvrpcpb.GetRequest.newBuilder().setContext(ctx(r)).setKey(ByteString.copyFrom(k)).setVersion(ts).build());
         assertThat(resp.hasRegionError()).isFalse();
         return resp.getNotFound() ? null : resp.getValue().toByteArray();
     }
@@ -216,7 +261,7 @@ class BrFull54ReplayTest {
             Coprocessor.Request req = Coprocessor.Request.newBuilder().setContext(ctx(r).toBuilder().setPriority(Kvrpcpb.CommandPri.Low))
                     .setTp(105).setStartTs(ts).setData(checksum.toByteString())
                     .addRanges(Coprocessor.KeyRange.newBuilder().setStart(ByteString.copyFrom(s)).setEnd(ByteString.copyFrom(e))).build();
-            Coprocessor.Response resp = tikv(r).coprocessor(req);
+            Coprocessor.Response resp = coprocessor(r, req);
             assertThat(resp.hasRegionError()).as(resp.toString()).isFalse();
             assertThat(resp.hasLocked()).isFalse();
             assertThat(resp.getOtherError()).isEmpty();
@@ -266,7 +311,7 @@ class BrFull54ReplayTest {
         long ts = pd.tso();
         // the counters TiDB's domain and BR's meta reads find next to the tables
         PdClient.RegionInfo r = pd.region(BytesCodec.encode(TidbMeta.stringKey(TidbMeta.SCHEMA_VERSION)));
-        Kvrpcpb.GetResponse ver = tikv(r).kvGet(Kvrpcpb.GetRequest.newBuilder().setContext(ctx(r))
+        Kvrpcpb.GetResponse ver = kvGet(r, Kvrpcpb.GetRequest.newBuilder().setContext(ctx(r))
                 .setKey(ByteString.copyFrom(TidbMeta.stringKey(TidbMeta.SCHEMA_VERSION))).setVersion(ts).build());
         assertThat(ver.getValue().toString(StandardCharsets.US_ASCII)).isEqualTo("4");
         List<Table> all = schema(ts, "*", "*");

@@ -9,6 +9,7 @@ import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.engine.region.RegionMap;
 import dev.faketikv.server.backup.RegionErrorException;
+import dev.faketikv.server.coprocessor.BatchCommandsStream;
 import dev.faketikv.server.coprocessor.CoprocessorEndpoint;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
@@ -28,6 +29,7 @@ import org.tikv.kvproto.Coprocessor;
 import org.tikv.kvproto.Errorpb;
 import org.tikv.kvproto.Kvrpcpb;
 import org.tikv.kvproto.TikvGrpc;
+import org.tikv.kvproto.Tikvpb;
 
 /**
  * {@code tikvpb.Tikv} on one store: RawKV (API V1) and the optimistic Percolator commands, each answered
@@ -454,5 +456,11 @@ public final class KvService extends TikvGrpc.TikvImplBase {
     public void coprocessor(Coprocessor.Request req, StreamObserver<Coprocessor.Response> out) {
         out.onNext(copr.handle(req, guard::check));
         out.onCompleted();
+    }
+
+    /** client-go's batch stream, each command answered by the unary handler above ({@link BatchCommandsStream}). */
+    @Override
+    public StreamObserver<Tikvpb.BatchCommandsRequest> batchCommands(StreamObserver<Tikvpb.BatchCommandsResponse> out) {
+        return BatchCommandsStream.open(this, out);
     }
 }

@@ -16,9 +16,11 @@ import dev.faketikv.server.FakeTikvServer;
 import dev.faketikv.server.TestServers;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,6 +30,7 @@ import org.tikv.kvproto.Coprocessor;
 import org.tikv.kvproto.Kvrpcpb;
 import org.tikv.kvproto.Metapb;
 import org.tikv.kvproto.TikvGrpc;
+import org.tikv.kvproto.Tikvpb;
 
 /**
  * {@code Tikv/Coprocessor} with BR's checksum request on a real store over loopback, against figures taken
@@ -228,5 +231,55 @@ class CoprocessorChecksumTest {
         assertThat(garbage.getOtherError()).isNotEmpty();
         // the store keeps serving
         assertThat(kv.coprocessor(good).getData().isEmpty()).isFalse();
+    }
+
+    @Test
+    void batchCommandsAnswersEachCommandUnderItsIdAsTheUnaryCallDoes() throws Exception {
+        Coprocessor.Request copr = perRegion(AFTER_DATA, table(), recordRange(100)).get(0);
+        Region first = server.regions().all().get(0);
+        Kvrpcpb.GetRequest get = Kvrpcpb.GetRequest.newBuilder().setContext(ctx(first))
+                .setKey(ByteString.copyFrom(Keys.tidbRecordKey(100, 2))).setVersion(AFTER_DATA).build();
+        LinkedBlockingQueue<Object> got = new LinkedBlockingQueue<>();
+        StreamObserver<Tikvpb.BatchCommandsRequest> in = TikvGrpc.newStub(channel).batchCommands(new StreamObserver<>() {
+            @Override
+            public void onNext(Tikvpb.BatchCommandsResponse v) {
+                got.add(v);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                got.add(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                got.add("completed");
+            }
+        });
+        in.onNext(Tikvpb.BatchCommandsRequest.newBuilder()
+                .addRequests(Tikvpb.BatchCommandsRequest.Request.newBuilder().setCoprocessor(copr)).addRequestIds(11)
+                .addRequests(Tikvpb.BatchCommandsRequest.Request.newBuilder().setGet(get)).addRequestIds(12)
+                .addRequests(Tikvpb.BatchCommandsRequest.Request.newBuilder().setEmpty(Tikvpb.BatchCommandsEmptyRequest.newBuilder().setTestId(7)))
+                .addRequestIds(13)
+                // a command this fake has no handler for, and none at all: an empty response each
+                .addRequests(Tikvpb.BatchCommandsRequest.Request.newBuilder().setGC(Kvrpcpb.GCRequest.getDefaultInstance())).addRequestIds(14)
+                .addRequests(Tikvpb.BatchCommandsRequest.Request.getDefaultInstance()).addRequestIds(15).build());
+        Object first1 = got.poll(30, TimeUnit.SECONDS);
+        assertThat(first1).isInstanceOf(Tikvpb.BatchCommandsResponse.class);
+        Tikvpb.BatchCommandsResponse r = (Tikvpb.BatchCommandsResponse) first1;
+        assertThat(r.getRequestIdsList()).containsExactly(11L, 12L, 13L, 14L, 15L);
+        assertThat(r.getResponses(0).getCoprocessor()).isEqualTo(kv.coprocessor(copr));
+        assertThat(r.getResponses(1).getGet()).isEqualTo(kv.kvGet(get));
+        assertThat(r.getResponses(1).getGet().getValue().isEmpty()).isFalse();
+        assertThat(r.getResponses(2).getEmpty().getTestId()).isEqualTo(7);
+        assertThat(r.getResponses(3).getCmdCase()).isEqualTo(Tikvpb.BatchCommandsResponse.Response.CmdCase.CMD_NOT_SET);
+        assertThat(r.getResponses(4).getCmdCase()).isEqualTo(Tikvpb.BatchCommandsResponse.Response.CmdCase.CMD_NOT_SET);
+        // the stream stays open for more, and closes when the client closes it
+        in.onNext(Tikvpb.BatchCommandsRequest.newBuilder()
+                .addRequests(Tikvpb.BatchCommandsRequest.Request.newBuilder().setCoprocessor(copr.toBuilder().setTp(103))).addRequestIds(16).build());
+        Tikvpb.BatchCommandsResponse second = (Tikvpb.BatchCommandsResponse) got.poll(30, TimeUnit.SECONDS);
+        assertThat(second.getResponses(0).getCoprocessor().getOtherError()).isEqualTo("unsupported tp 103");
+        in.onCompleted();
+        assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("completed");
     }
 }
