@@ -132,7 +132,11 @@ public final class CoprocessorEndpoint {
         return r.endKey().length == 0 || Keys.compare(upper, r.endKey()) < 0 ? upper : r.endKey();
     }
 
-    /** KeyNotInRegion with raftstore's message ({@code check_key_in_range}, {@code components/raftstore/src/store/util.rs}). */
+    /**
+     * KeyNotInRegion with raftstore's message, as the region snapshot's seek raises it ({@code RegionIterator::should_seekable},
+     * {@code components/raftstore/src/store/region_snapshot.rs:369}; {@code check_key_in_range},
+     * {@code components/engine_traits/src/util.rs:7}: {@code start <= key < end}).
+     */
     private static RegionErrorException keyNotInRegion(Region r, byte[] key) {
         String msg = "key " + Keys.hex(key) + " is not in region key range [" + Keys.hex(r.startKey()) + ", "
                 + Keys.hex(r.endKey()) + ") for region " + r.id();
