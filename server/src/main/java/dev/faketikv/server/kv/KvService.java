@@ -9,6 +9,8 @@ import dev.faketikv.engine.codec.Keys;
 import dev.faketikv.engine.region.Region;
 import dev.faketikv.engine.region.RegionMap;
 import dev.faketikv.server.backup.RegionErrorException;
+import dev.faketikv.server.coprocessor.BatchCommandsStream;
+import dev.faketikv.server.coprocessor.CoprocessorEndpoint;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -23,9 +25,11 @@ import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.tikv.kvproto.Coprocessor;
 import org.tikv.kvproto.Errorpb;
 import org.tikv.kvproto.Kvrpcpb;
 import org.tikv.kvproto.TikvGrpc;
+import org.tikv.kvproto.Tikvpb;
 
 /**
  * {@code tikvpb.Tikv} on one store: RawKV (API V1) and the optimistic Percolator commands, each answered
@@ -46,6 +50,7 @@ public final class KvService extends TikvGrpc.TikvImplBase {
     private final Engine engine;
     private final Percolator txn;
     private final SplitRegionHandler splitter;
+    private final CoprocessorEndpoint copr;
 
     KvService(long storeId, Engine engine, RegionMap regions) {
         this.guard = new RegionGuard(storeId, regions);
@@ -53,6 +58,7 @@ public final class KvService extends TikvGrpc.TikvImplBase {
         this.engine = engine;
         this.raw = new RawKv(engine);
         this.txn = new Percolator(engine);
+        this.copr = new CoprocessorEndpoint(engine);
     }
 
     /** The service of one store with TiKV's forwarding in front ({@link KvForwarder}): what a gRPC server registers. */
@@ -453,5 +459,19 @@ public final class KvService extends TikvGrpc.TikvImplBase {
     public void splitRegion(Kvrpcpb.SplitRegionRequest req, StreamObserver<Kvrpcpb.SplitRegionResponse> out) {
         answer(out, Kvrpcpb.SplitRegionResponse.newBuilder(), Kvrpcpb.SplitRegionResponse.Builder::setRegionError,
                 (b, e) -> b.setRegionError(Errorpb.Error.newBuilder().setMessage(text(e))), b -> splitter.split(req, b));
+    }
+
+    // ---------------------------------------------------------------- coprocessor (BR's checksum only)
+
+    @Override
+    public void coprocessor(Coprocessor.Request req, StreamObserver<Coprocessor.Response> out) {
+        out.onNext(copr.handle(req, guard::check));
+        out.onCompleted();
+    }
+
+    /** client-go's batch stream, each command answered by the unary handler above ({@link BatchCommandsStream}). */
+    @Override
+    public StreamObserver<Tikvpb.BatchCommandsRequest> batchCommands(StreamObserver<Tikvpb.BatchCommandsResponse> out) {
+        return BatchCommandsStream.open(this, out);
     }
 }

@@ -11,6 +11,7 @@ import dev.faketikv.engine.mvcc.LockType;
 import dev.faketikv.engine.mvcc.MvccWriter;
 import dev.faketikv.engine.mvcc.WriteType;
 import dev.faketikv.engine.region.RegionMap;
+import dev.faketikv.engine.tidb.TidbSchema;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +24,8 @@ import java.util.SplittableRandom;
  * <p>Txn data: TiDB record keys {@code t{table}_r{handle}}; version layer {@code v} (0-based) is one
  * transaction with start_ts {@link #startTs(int)} and commit_ts {@link #commitTs(int)} (TSO form,
  * physical ms from 2022-01-25 plus 1 s per layer). The delete layer is layer {@code versions}; pending
- * locks use start_ts {@code startTs(versions + 1)}. Raw data: keys {@code prefix + %012d} in the chosen CF.
+ * locks use start_ts {@code startTs(versions + 1)}. With {@code db}, TiDB's schema of the tables
+ * ({@link #tidbSchema}) is one more transaction, layer -1, before the rows. Raw data: keys {@code prefix + %012d} in the chosen CF.
  *
  * <p>A spec already applied to the engine (recorded in CF {@code meta}) is skipped. Not thread-safe.
  */
@@ -104,6 +106,19 @@ public final class DataGenerator {
         return r;
     }
 
+    /** TiDB's schema a txn spec with {@code db} writes (tables {@code t{id}}, created at {@code commitTs(-1)}), or null. */
+    public static TidbSchema tidbSchema(SeedSpec spec) {
+        if (spec.kind() != SeedSpec.Kind.TXN || spec.string("db", null) == null) {
+            return null;
+        }
+        long first = spec.longParam("table-id", 100);
+        List<TidbSchema.Table> tables = new ArrayList<>();
+        for (int i = 0; i < spec.intParam("tables", 1); i++) {
+            tables.add(new TidbSchema.Table(first + i, "t" + (first + i)));
+        }
+        return new TidbSchema(spec.dbId(), spec.string("db", null), tables, commitTs(-1));
+    }
+
     /** The raw TiDB key of row {@code row} (0-based) of a txn spec. */
     public static byte[] txnRowKey(SeedSpec spec, long row) {
         long rows = spec.longParam("rows", 10000);
@@ -131,6 +146,12 @@ public final class DataGenerator {
         long maxTs = 0;
         try (Engine.Batch batch = engine.batch()) {
             MvccWriter w = new MvccWriter(batch);
+            TidbSchema schema = tidbSchema(spec);
+            if (schema != null) {
+                for (TidbSchema.Kv kv : schema.kvs()) {
+                    w.put(kv.key(), kv.value(), startTs(-1), commitTs(-1));
+                }
+            }
             for (long row = 0; row < rows; row++) {
                 byte[] key = txnRowKey(spec, row);
                 for (int v = 0; v < versions; v++) {

@@ -19,6 +19,9 @@ import java.util.Set;
  *       deletes=0          fraction of rows whose newest version is a Delete
  *       locks=0            pending Put locks (prewritten, not committed) on evenly spaced rows
  *       seed=0             random seed; the same spec always yields the same data
+ *       db=                TiDB database the tables belong to: when set, TiDB 5.4's schema of the tables
+ *                          (database, table infos t{id}, schema and bootstrap version) is written too
+ *       db-id=             its id (default: table-id - 1, or the id after the last table when that is 0)
  * raw:  keys=10000         keys, named key-prefix + 12 decimal digits
  *       key-prefix=r
  *       regions=1
@@ -33,7 +36,7 @@ public record SeedSpec(Kind kind, Map<String, String> params, String text) {
     public enum Kind { TXN, RAW }
 
     private static final Set<String> TXN_KEYS = Set.of("rows", "tables", "table-id", "regions", "value-size",
-            "long-ratio", "long-value-size", "versions", "deletes", "locks", "seed");
+            "long-ratio", "long-value-size", "versions", "deletes", "locks", "seed", "db", "db-id");
     private static final Set<String> RAW_KEYS = Set.of("keys", "key-prefix", "regions", "value-size", "cf", "seed");
 
     /** The seed {@code bin/fake-tikv demo} uses. */
@@ -85,6 +88,15 @@ public record SeedSpec(Kind kind, Map<String, String> params, String text) {
             if (intParam("regions", 1) > intParam("rows", 10000)) {
                 throw new IllegalArgumentException("seed spec '" + text + "': regions must not exceed rows");
             }
+            if (params.containsKey("db")) {
+                long first = longParam("table-id", 100);
+                long dbId = dbId();
+                if (first <= 0 || string("db", "").isBlank() || dbId <= 0 || dbId >= first && dbId < first + intParam("tables", 1)) {
+                    throw new IllegalArgumentException("seed spec '" + text + "': db needs a name, table-id > 0 and a db-id > 0 that is no table's id");
+                }
+            } else if (params.containsKey("db-id")) {
+                throw new IllegalArgumentException("seed spec '" + text + "': db-id needs db");
+            }
         } else {
             positive("keys", 10000);
             positive("regions", 1);
@@ -116,6 +128,12 @@ public record SeedSpec(Kind kind, Map<String, String> params, String text) {
         if (!(v >= 0 && v <= 1)) {
             throw new IllegalArgumentException("seed spec '" + text + "': " + key + " must be in [0, 1]");
         }
+    }
+
+    /** The id of the TiDB database of a txn spec with {@code db} (see the class doc). */
+    public long dbId() {
+        long first = longParam("table-id", 100);
+        return longParam("db-id", first > 1 ? first - 1 : first + intParam("tables", 1));
     }
 
     public long longParam(String key, long dflt) {
