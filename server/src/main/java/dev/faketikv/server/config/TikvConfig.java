@@ -93,6 +93,18 @@ public final class TikvConfig {
         return specs;
     }
 
+    private static List<String> gcsFaults(Object raw) {
+        List<String> specs = stringList(raw);
+        dev.faketikv.server.storage.CloudFaults.parse("GCS", specs);
+        return specs;
+    }
+
+    private static List<String> azureFaults(Object raw) {
+        List<String> specs = stringList(raw);
+        dev.faketikv.server.storage.CloudFaults.parse("Azure", specs);
+        return specs;
+    }
+
     /** A part size; 0 is refused here, though TiKV 5.4's {@code BackupConfig::validate} lets it through (only &gt; 5GB fails). */
     private static long partSize(Object raw) {
         long v = ConfigKey.toSize(raw);
@@ -166,6 +178,12 @@ public final class TikvConfig {
     @SuppressWarnings({"unchecked", "rawtypes"})
     public static final ConfigKey<List<String>> S3_FAULTS = new ConfigKey<>("fake.s3-faults", (Class) List.class, List.of(),
             TikvConfig::s3Faults, v -> true, "", "injected S3 upload faults, e.g. [\"SlowDown*3\", \"stall=2s*1\", \"throttle=1MB\"]");
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public static final ConfigKey<List<String>> GCS_FAULTS = new ConfigKey<>("fake.gcs-faults", (Class) List.class, List.of(),
+            TikvConfig::gcsFaults, v -> true, "", "injected GCS faults, same rules as fake.s3-faults");
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public static final ConfigKey<List<String>> AZURE_FAULTS = new ConfigKey<>("fake.azure-faults", (Class) List.class, List.of(),
+            TikvConfig::azureFaults, v -> true, "", "injected Azure Blob Storage faults, same rules as fake.s3-faults");
     public static final ConfigKey<Long> SCAN_RATE_PER_THREAD = new ConfigKey<>("fake.scan-rate-per-thread", Long.class, 0L,
             ConfigKey::toSize, v -> v >= 0, "must be >= 0",
             "cap on the logical KV bytes/s each backup scan thread produces (0 = unlimited; config/tikv-realistic.toml: 20MB)");
@@ -196,7 +214,7 @@ public final class TikvConfig {
             CA_PATH, CERT_PATH, KEY_PATH, CERT_ALLOWED_CN, DATA_DIR, API_VERSION,
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
             IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, IMPORT_MODE_TIMEOUT, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
-            S3_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, TRACE, SEED,
+            S3_FAULTS, GCS_FAULTS, AZURE_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, TRACE, SEED,
             STORES, PD_ADDR, STORE_VERSION);
 
     private static final Set<String> STRICT_SECTIONS = Set.of("backup", "backup.hadoop", "fake");

@@ -7,17 +7,21 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import org.tikv.kvproto.Brpb.AzureBlobStorage;
 import org.tikv.kvproto.Brpb.Bucket;
 import org.tikv.kvproto.Brpb.CloudDynamic;
+import org.tikv.kvproto.Brpb.GCS;
 import org.tikv.kvproto.Brpb.S3;
 import org.tikv.kvproto.Brpb.StorageBackend;
 
 /**
  * Builds the storage a request names: TiKV's {@code create_storage}
  * ({@code components/external_storage/export/src/export.rs}). {@code noop}, {@code local}, {@code s3} and
- * {@code cloud_dynamic} with provider {@code s3}/{@code aws} are served; an unset backend fails like
- * TiKV's ("bad storage backend"); GCS, Azure Blob Storage, HDFS and other cloud providers fail with a
- * message naming the backend as not supported by fake-tikv.
+ * {@code gcs} ({@link GcsStorage}), {@code azure_blob_storage} ({@link AzureStorage}) and {@code cloud_dynamic}
+ * with the providers TiKV 5.4 knows ({@code s3}/{@code aws}, {@code gcp}/{@code gcs}, {@code azure}/{@code azblob};
+ * export.rs:194-204) are served; an unset backend fails like TiKV's ("bad storage backend"); HDFS (an
+ * external {@code hdfs dfs -put} command in TiKV) and other providers fail with a message naming the
+ * backend as not supported by fake-tikv.
  */
 public final class ExternalStorages {
     /**
@@ -25,11 +29,24 @@ public final class ExternalStorages {
      *
      * @param localRoot when set ({@code backup.local-root}), {@code local} paths must lie inside it
      */
-    public record Options(long s3MultiPartSize, Duration retryBaseDelay, S3Faults s3Faults, Path localRoot) {
+    public record Options(long s3MultiPartSize, Duration retryBaseDelay, S3Faults s3Faults, Path localRoot,
+                          CloudFaults gcsFaults, CloudFaults azureFaults) {
+        /** Without GCS or Azure faults. */
+        public Options(long s3MultiPartSize, Duration retryBaseDelay, S3Faults s3Faults, Path localRoot) {
+            this(s3MultiPartSize, retryBaseDelay, s3Faults, localRoot, CloudFaults.none(), CloudFaults.none());
+        }
+
         public static Options defaults() {
             return new Options(5L << 20, Duration.ofSeconds(1), S3Faults.none(), null);
         }
+
+        /** The same options with injected GCS and Azure faults ({@code fake.gcs-faults}, {@code fake.azure-faults}). */
+        public Options withCloudFaults(CloudFaults gcs, CloudFaults azure) {
+            return new Options(s3MultiPartSize, retryBaseDelay, s3Faults, localRoot, gcs, azure);
+        }
     }
+
+    private static final java.util.Set<String> PROVIDERS = java.util.Set.of("s3", "aws", "gcp", "gcs", "azure", "azblob");
 
     private ExternalStorages() {}
 
@@ -51,18 +68,29 @@ public final class ExternalStorages {
                 yield new LocalStorage(localPath(path, options.localRoot()), options.localRoot());
             }
             case S3 -> new S3Storage(s3Config(backend.getS3()), options.s3MultiPartSize(), options.retryBaseDelay(), options.s3Faults());
+            case GCS -> new GcsStorage(gcsConfig(backend.getGcs()), options.retryBaseDelay(), options.gcsFaults());
+            case AZURE_BLOB_STORAGE -> new AzureStorage(azureConfig(backend.getAzureBlobStorage()), options.retryBaseDelay(),
+                    options.azureFaults());
             case CLOUD_DYNAMIC -> {
                 CloudDynamic cd = backend.getCloudDynamic();
                 String provider = cd.getProviderName().toLowerCase(java.util.Locale.ROOT);
-                if (!provider.equals("s3") && !provider.equals("aws")) {
-                    throw new StorageException("Unsupported", "fake-tikv does not support the " + label(backend)
-                            + " storage backend (supported: noop, local, s3, cloud_dynamic with provider s3/aws)");
+                if (!cd.hasBucket() && !provider.equals("s3") && !provider.equals("aws") && PROVIDERS.contains(provider)) {
+                    // BucketConf::from_cloud_dynamic (components/cloud/src/blob.rs:173-176)
+                    throw new StorageException("Other", "Required field bucket is missing");
                 }
-                yield new S3Storage(s3Config(cd), options.s3MultiPartSize(), options.retryBaseDelay(), options.s3Faults());
+                // the providers of export.rs:194-204 (TiKV matches them as written; fake-tikv ignores case, as for s3)
+                yield switch (provider) {
+                    case "s3", "aws" -> new S3Storage(s3Config(cd), options.s3MultiPartSize(), options.retryBaseDelay(), options.s3Faults());
+                    case "gcp", "gcs" -> new GcsStorage(gcsConfig(cd), options.retryBaseDelay(), options.gcsFaults());
+                    case "azure", "azblob" -> new AzureStorage(azureConfig(cd), options.retryBaseDelay(), options.azureFaults());
+                    default -> throw new StorageException("Unsupported", "fake-tikv does not support the " + label(backend)
+                            + " storage backend (supported: noop, local, s3, gcs, azure_blob_storage, cloud_dynamic with provider"
+                            + " s3/aws, gcp/gcs, azure/azblob)");
+                };
             }
             case BACKEND_NOT_SET -> throw new StorageException("NotFound", "bad storage backend StorageBackend { backend: None }");
             default -> throw new StorageException("Unsupported", "fake-tikv does not support the "
-                    + label(backend) + " storage backend (supported: noop, local, s3)");
+                    + label(backend) + " storage backend (supported: noop, local, s3, gcs, azure_blob_storage)");
         };
     }
 
@@ -143,6 +171,32 @@ public final class ExternalStorages {
                 a.getOrDefault("sse", ""), a.getOrDefault("sse_kms_key_id", ""), a.getOrDefault("acl", ""),
                 a.getOrDefault("access_key", ""), a.getOrDefault("secret_access_key", ""),
                 Boolean.parseBoolean(a.getOrDefault("force_path_style", "false")));
+    }
+
+    static GcsStorage.Config gcsConfig(GCS gcs) {
+        return new GcsStorage.Config(gcs.getEndpoint(), gcs.getBucket(), gcs.getPrefix(), gcs.getStorageClass(),
+                gcs.getPredefinedAcl(), gcs.getCredentialsBlob());
+    }
+
+    /** {@code cloud_dynamic} for GCS: bucket fields, {@code predefined_acl} and {@code credentials_blob} from attrs (gcs.rs:50-77). */
+    static GcsStorage.Config gcsConfig(CloudDynamic cd) {
+        Bucket b = cd.getBucket();
+        java.util.Map<String, String> a = cd.getAttrsMap();
+        return new GcsStorage.Config(b.getEndpoint(), b.getBucket(), b.getPrefix(), b.getStorageClass(),
+                a.getOrDefault("predefined_acl", ""), a.getOrDefault("credentials_blob", ""));
+    }
+
+    static AzureStorage.Config azureConfig(AzureBlobStorage az) {
+        return new AzureStorage.Config(az.getEndpoint(), az.getBucket(), az.getPrefix(), az.getStorageClass(),
+                az.getAccountName(), az.getSharedKey());
+    }
+
+    /** {@code cloud_dynamic} for Azure: bucket fields, {@code account_name} and {@code shared_key} from attrs (azblob.rs:114-127). */
+    static AzureStorage.Config azureConfig(CloudDynamic cd) {
+        Bucket b = cd.getBucket();
+        java.util.Map<String, String> a = cd.getAttrsMap();
+        return new AzureStorage.Config(b.getEndpoint(), b.getBucket(), b.getPrefix(), b.getStorageClass(),
+                a.getOrDefault("account_name", ""), a.getOrDefault("shared_key", ""));
     }
 
     /** The storage kind label of a backend (metric label and messages). */
