@@ -71,6 +71,8 @@ public final class PdServer implements AutoCloseable {
     /** Null: plaintext. */
     private final SSLContext tls;
     private volatile boolean closed;
+    /** {@link #PREFACE_TIMEOUT_MS} unless a test shortens it ({@link #prefaceTimeoutMs(int)}). */
+    private volatile int prefaceTimeoutMs = PREFACE_TIMEOUT_MS;
 
     private PdServer(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost, SSLContext tls)
             throws IOException {
@@ -135,6 +137,12 @@ public final class PdServer implements AutoCloseable {
     public static PdServer start(InetSocketAddress addr, PdService.Factory factory, String version, String advertisedHost, SSLContext tls)
             throws IOException {
         return new PdServer(addr, factory, version, advertisedHost, tls);
+    }
+
+    /** Test seam: how long a new connection may stay silent before it is closed (default {@value #PREFACE_TIMEOUT_MS} ms). */
+    PdServer prefaceTimeoutMs(int ms) {
+        this.prefaceTimeoutMs = ms;
+        return this;
     }
 
     /** True when the port speaks TLS. */
@@ -211,7 +219,7 @@ public final class PdServer implements AutoCloseable {
         Socket backend = null;
         try {
             client.setTcpNoDelay(true);
-            client.setSoTimeout(PREFACE_TIMEOUT_MS);
+            client.setSoTimeout(prefaceTimeoutMs);
             if (tls != null) {
                 client = handshake(accepted);
             }
