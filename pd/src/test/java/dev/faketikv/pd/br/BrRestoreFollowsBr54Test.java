@@ -47,7 +47,7 @@ class BrRestoreFollowsBr54Test {
     @Test
     void txnRestoreResetsTsAndSplitsAtEncodedKeys() throws Exception {
         Path dir = tmp.resolve("txn");
-        try (FakeCluster a = FakeCluster.builder().stores(2).seed("txn:rows=400,regions=3,seed=22").start();
+        try (FakeCluster a = FakeCluster.builder().stores(2).seed("txn:rows=200,regions=3,seed=22").start();
              FakeCluster b = FakeCluster.builder().stores(2).start();
              Br54Calls pd = new Br54Calls(b)) {
             BrBackup.Result backup = BrBackup.run(new BrBackup.Options(a.pdAddr(), false, null, null, "default", 0, 4, Brpb.CompressionType.LZ4,
