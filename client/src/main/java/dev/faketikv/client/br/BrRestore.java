@@ -379,15 +379,30 @@ public final class BrRestore {
         }
         try (PdClient pdc = PdClient.connect(o.pd(), o.tls())) {
             this.pd = pdc;
+            // BR 5.4's order (docs/BR-5.4-CALLS.md §2, §4): cluster version, store versions; raw: split first; then
+            // import mode and paused schedulers; txn: reset-ts and split after them
+            pd.clusterVersion();
             List<Metapb.Store> stores = pd.allStores().stream().filter(s -> s.getState() == Metapb.StoreState.Up).toList();
             checkVersion(meta.getClusterVersion(), stores);
+            List<List<Brpb.File>> groupList = new ArrayList<>(groups.values());
+            if (o.raw()) {
+                splitAndScatter(groupList);
+            }
+            PdSchedulers.Paused paused = null;
             for (Metapb.Store s : stores) {
                 importer(s.getId()).switchMode(ImportSstpb.SwitchModeRequest.newBuilder().setMode(ImportSstpb.SwitchMode.Import).build());
             }
             try {
+                paused = PdSchedulers.pause(pd, stores.size());
+                if (!o.raw()) {
+                    if (meta.getStartVersion() == 0) {
+                        PdSchedulers.resetTs(pd, meta.getEndVersion());
+                    }
+                    splitAndScatter(groupList);
+                }
                 prepare(stores);
                 Progress bar = new Progress(o.progress(), (o.raw() ? "Raw" : "Txn") + " Restore", groups.size());
-                restoreAll(new ArrayList<>(groups.values()), meta, bar);
+                restoreAll(groupList, meta, bar);
                 bar.finish();
             } finally {
                 for (Metapb.Store s : stores) {
@@ -396,6 +411,11 @@ public final class BrRestore {
                     } catch (RuntimeException ignored) {
                         // best effort, as BR
                     }
+                }
+                String undoFailed = paused == null ? null : paused.undo();
+                if (undoFailed != null) {
+                    o.progress().println("[WARN] failed to restore PD schedulers (they resume by themselves within "
+                            + PdSchedulers.PAUSE_SECONDS + " s): " + undoFailed);
                 }
                 channels.values().forEach(ManagedChannel::shutdownNow);
             }
@@ -520,10 +540,56 @@ public final class BrRestore {
         }
     }
 
-    private ImportSSTGrpc.ImportSSTBlockingStub importer(long storeId) {
-        ManagedChannel ch = channels.computeIfAbsent(storeId, id -> Grpc.newChannelBuilder(pd.store(id).getAddress(),
+    private ManagedChannel channel(long storeId) {
+        return channels.computeIfAbsent(storeId, id -> Grpc.newChannelBuilder(pd.store(id).getAddress(),
                 o.tls().channelCredentials()).maxInboundMessageSize(64 << 20).build());
-        return ImportSSTGrpc.newBlockingStub(ch).withDeadlineAfter(25, TimeUnit.MINUTES);
+    }
+
+    private ImportSSTGrpc.ImportSSTBlockingStub importer(long storeId) {
+        return ImportSSTGrpc.newBlockingStub(channel(storeId)).withDeadlineAfter(25, TimeUnit.MINUTES);
+    }
+
+    /**
+     * BR's {@code SplitRanges} before the files are restored ({@link RegionSplitter}): the check keys are each
+     * range's end (raw: cut to {@code --end}; txn: under its rewrite rule's new prefix) and every rule's new prefix.
+     */
+    private void splitAndScatter(List<List<Brpb.File>> groups) {
+        List<byte[]> checkKeys = new ArrayList<>();
+        for (Rewrite r : o.rewrites()) {
+            checkKeys.add(r.newPrefix());
+        }
+        byte[] min = null;
+        byte[] max = null;
+        boolean unbounded = false;
+        for (List<Brpb.File> group : groups) {
+            byte[] s = group.get(0).getStartKey().toByteArray();
+            byte[] e = group.get(0).getEndKey().toByteArray();
+            if (o.raw()) {
+                s = Arrays.compareUnsigned(s, o.start()) < 0 ? o.start() : s;
+                if (o.end().length != 0 && (e.length == 0 || Arrays.compareUnsigned(e, o.end()) > 0)) {
+                    e = o.end();
+                }
+            }
+            for (Segment seg : segments(s, e)) {
+                byte[] ns = seg.rule() == null ? seg.start() : replacePrefix(seg.start(), seg.rule());
+                byte[] ne = seg.end();
+                if (seg.rule() != null) {
+                    ne = Arrays.equals(ne, Keys.prefixNext(seg.rule().oldPrefix())) ? Keys.prefixNext(seg.rule().newPrefix())
+                            : replacePrefix(ne, seg.rule());
+                }
+                min = min == null || Arrays.compareUnsigned(ns, min) < 0 ? ns : min;
+                if (ne.length == 0) {
+                    unbounded = true;
+                } else {
+                    checkKeys.add(ne);
+                    max = max == null || Arrays.compareUnsigned(ne, max) > 0 ? ne : max;
+                }
+            }
+        }
+        if (min == null) {
+            return;
+        }
+        new RegionSplitter(pd, this::channel, o.raw(), o.backoffScale()).split(min, unbounded || max == null ? new byte[0] : max, checkKeys);
     }
 
     /** A piece of a file's range and the rule for it (null: keys restored as they are). */

@@ -276,6 +276,37 @@ public final class PdClient implements AutoCloseable {
         return httpGet("/pd/api/v1/config/cluster-version").trim();
     }
 
+    /** {@code ScatterRegion} of one region (BR's {@code pdClient.ScatterRegion}); a header error is thrown. */
+    public void scatterRegion(long regionId) {
+        Pdpb.ScatterRegionResponse r = call().scatterRegion(Pdpb.ScatterRegionRequest.newBuilder().setHeader(header()).setRegionId(regionId).build());
+        check(r.getHeader(), "ScatterRegion");
+    }
+
+    /** {@code GetOperator} of a region, header errors included (REGION_NOT_FOUND means none: BR counts it as finished). */
+    public Pdpb.GetOperatorResponse operator(long regionId) {
+        return call().getOperator(Pdpb.GetOperatorRequest.newBuilder().setHeader(header()).setRegionId(regionId).build());
+    }
+
+    /** An HTTP answer of PD: status and body. */
+    public record HttpAnswer(int status, String body) {}
+
+    /** {@code POST path} with a JSON body; any status is returned (BR decides what it accepts). */
+    HttpAnswer httpPost(String path, String json) {
+        long budget = budgetNanos();
+        try {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create((tls.enabled() ? "https://" : "http://") + addr + path))
+                            .timeout(Duration.ofNanos(budget)).header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return new HttpAnswer(r.statusCode(), r.body());
+        } catch (IOException e) {
+            throw new BrException("PD HTTP " + path + ": " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BrException("interrupted");
+        }
+    }
+
     String httpGet(String path) {
         long budget = budgetNanos();
         try {
