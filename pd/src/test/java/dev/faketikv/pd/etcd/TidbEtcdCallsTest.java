@@ -34,6 +34,10 @@ import io.etcd.jetcd.api.WatchResponse;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -47,6 +51,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.io.TempDir;
+import org.tikv.kvproto.PDGrpc;
+import org.tikv.kvproto.Pdpb;
 
 /**
  * The etcd requests TiDB 5.4's store driver and domain send on the PD address (BR 5.4 opens both), in the shapes
@@ -56,14 +62,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TidbEtcdCallsTest {
     static PdEtcd pd;
-    static KVGrpc.KVBlockingStub kv;
-    static LeaseGrpc.LeaseBlockingStub lease;
 
     @BeforeAll
     static void start(@TempDir Path dir) throws Exception {
         pd = new PdEtcd(dir);
-        kv = KVGrpc.newBlockingStub(pd.channel).withDeadlineAfter(30, TimeUnit.SECONDS);
-        lease = LeaseGrpc.newBlockingStub(pd.channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    /** A stub whose deadline starts now (a deadline is absolute: one stub per call). */
+    static KVGrpc.KVBlockingStub kv() {
+        return KVGrpc.newBlockingStub(pd.channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    }
+
+    static LeaseGrpc.LeaseBlockingStub lease() {
+        return LeaseGrpc.newBlockingStub(pd.channel).withDeadlineAfter(30, TimeUnit.SECONDS);
     }
 
     @AfterAll
@@ -88,19 +99,19 @@ class TidbEtcdCallsTest {
     }
 
     static RangeResponse get(String key) {
-        return kv.range(RangeRequest.newBuilder().setKey(b(key)).build());
+        return kv().range(RangeRequest.newBuilder().setKey(b(key)).build());
     }
 
     static RangeResponse getPrefix(String prefix) {
-        return kv.range(RangeRequest.newBuilder().setKey(b(prefix)).setRangeEnd(prefixEnd(prefix)).build());
+        return kv().range(RangeRequest.newBuilder().setKey(b(prefix)).setRangeEnd(prefixEnd(prefix)).build());
     }
 
     static long grant(long ttl) {
-        return lease.leaseGrant(LeaseGrantRequest.newBuilder().setTTL(ttl).build()).getID();
+        return lease().leaseGrant(LeaseGrantRequest.newBuilder().setTTL(ttl).build()).getID();
     }
 
     static void put(String key, String value, long leaseId) {
-        kv.put(PutRequest.newBuilder().setKey(b(key)).setValue(b(value)).setLease(leaseId).build());
+        kv().put(PutRequest.newBuilder().setKey(b(key)).setValue(b(value)).setLease(leaseId).build());
     }
 
     /** A watch stream, as etcd's client opens one: responses are queued for the test to take. */
@@ -205,7 +216,7 @@ class TidbEtcdCallsTest {
 
     /** concurrency.Election.Campaign's create-if-absent txn for {@code key} under {@code leaseId}. */
     static TxnResponse campaign(String key, String value, long leaseId) {
-        return kv.txn(TxnRequest.newBuilder()
+        return kv().txn(TxnRequest.newBuilder()
                 .addCompare(Compare.newBuilder().setKey(b(key)).setTarget(Compare.CompareTarget.CREATE)
                         .setResult(Compare.CompareResult.EQUAL).setCreateRevision(0))
                 .addSuccess(RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder().setKey(b(key)).setValue(b(value)).setLease(leaseId)))
@@ -215,14 +226,14 @@ class TidbEtcdCallsTest {
 
     /** waitDeletes' read: the newest candidate older than {@code maxCreateRev} (WithLastCreate + WithMaxCreateRev). */
     static RangeResponse lastCreatedBefore(String prefix, long maxCreateRev) {
-        return kv.range(RangeRequest.newBuilder().setKey(b(prefix)).setRangeEnd(prefixEnd(prefix))
+        return kv().range(RangeRequest.newBuilder().setKey(b(prefix)).setRangeEnd(prefixEnd(prefix))
                 .setSortTarget(RangeRequest.SortTarget.CREATE).setSortOrder(RangeRequest.SortOrder.DESCEND).setLimit(1)
                 .setMaxCreateRevision(maxCreateRev).build());
     }
 
     /** Election.Leader: the oldest candidate (WithFirstCreate). */
     static KeyValue leader(String prefix) {
-        RangeResponse r = kv.range(RangeRequest.newBuilder().setKey(b(prefix)).setRangeEnd(prefixEnd(prefix))
+        RangeResponse r = kv().range(RangeRequest.newBuilder().setKey(b(prefix)).setRangeEnd(prefixEnd(prefix))
                 .setSortTarget(RangeRequest.SortTarget.CREATE).setSortOrder(RangeRequest.SortOrder.ASCEND).setLimit(1).build());
         return r.getKvs(0);
     }
@@ -272,10 +283,23 @@ class TidbEtcdCallsTest {
         assertThat(leader(prefix).getValue().toStringUtf8()).isEqualTo("ddl-B");
 
         // B resigns (session close revokes its lease) and the owner key is gone
-        lease.leaseRevoke(LeaseRevokeRequest.newBuilder().setID(leaseB).build());
+        lease().leaseRevoke(LeaseRevokeRequest.newBuilder().setID(leaseB).build());
         assertThat(getPrefix(prefix).getKvsList()).isEmpty();
         watchOwnA.requests.onCompleted();
         waitA.requests.onCompleted();
+    }
+
+    /** PD's own gRPC and HTTP API keep answering on the port, over the channel etcd's calls use. */
+    @Test
+    void pdGrpcAndHttpShareThePortWithEtcd() throws Exception {
+        put("/share/k", "v", 0);
+        Pdpb.GetMembersResponse m = PDGrpc.newBlockingStub(pd.channel).getMembers(Pdpb.GetMembersRequest.getDefaultInstance());
+        assertThat(m.getHeader().getClusterId()).isEqualTo(PdEtcd.CLUSTER_ID);
+        assertThat(get("/share/k").getHeader().getClusterId()).as("etcd answers with PD's cluster id").isEqualTo(PdEtcd.CLUSTER_ID);
+        HttpResponse<String> v = HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create(pd.endpoint() + "/pd/api/v1/version")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(v.statusCode()).isEqualTo(200);
+        assertThat(pd.pd.journal().methods()).contains("etcdserverpb.KV/Put", "pdpb.PD/GetMembers");
     }
 
     @Test
@@ -295,43 +319,43 @@ class TidbEtcdCallsTest {
 
     @Test
     void badRequestsGetEtcdsErrors() throws Exception {
-        assertEtcdError(() -> kv.range(RangeRequest.getDefaultInstance()), Status.Code.INVALID_ARGUMENT, "etcdserver: key is not provided");
-        assertEtcdError(() -> kv.put(PutRequest.newBuilder().setValue(b("v")).build()), Status.Code.INVALID_ARGUMENT,
+        assertEtcdError(() -> kv().range(RangeRequest.getDefaultInstance()), Status.Code.INVALID_ARGUMENT, "etcdserver: key is not provided");
+        assertEtcdError(() -> kv().put(PutRequest.newBuilder().setValue(b("v")).build()), Status.Code.INVALID_ARGUMENT,
                 "etcdserver: key is not provided");
-        assertEtcdError(() -> kv.deleteRange(DeleteRangeRequest.getDefaultInstance()), Status.Code.INVALID_ARGUMENT,
+        assertEtcdError(() -> kv().deleteRange(DeleteRangeRequest.getDefaultInstance()), Status.Code.INVALID_ARGUMENT,
                 "etcdserver: key is not provided");
         assertEtcdError(() -> put("/err/k", "v", 12345), Status.Code.NOT_FOUND, "etcdserver: requested lease not found");
-        assertEtcdError(() -> kv.put(PutRequest.newBuilder().setKey(b("/err/missing")).setIgnoreValue(true).build()),
+        assertEtcdError(() -> kv().put(PutRequest.newBuilder().setKey(b("/err/missing")).setIgnoreValue(true).build()),
                 Status.Code.INVALID_ARGUMENT, "etcdserver: key not found");
-        assertEtcdError(() -> lease.leaseRevoke(LeaseRevokeRequest.newBuilder().setID(12345).build()), Status.Code.NOT_FOUND,
+        assertEtcdError(() -> lease().leaseRevoke(LeaseRevokeRequest.newBuilder().setID(12345).build()), Status.Code.NOT_FOUND,
                 "etcdserver: requested lease not found");
         long id = grant(10);
-        assertEtcdError(() -> lease.leaseGrant(LeaseGrantRequest.newBuilder().setID(id).setTTL(10).build()),
+        assertEtcdError(() -> lease().leaseGrant(LeaseGrantRequest.newBuilder().setID(id).setTTL(10).build()),
                 Status.Code.FAILED_PRECONDITION, "etcdserver: lease already exists");
-        assertEtcdError(() -> lease.leaseGrant(LeaseGrantRequest.newBuilder().setTTL(EtcdStore.MAX_LEASE_TTL + 1).build()),
+        assertEtcdError(() -> lease().leaseGrant(LeaseGrantRequest.newBuilder().setTTL(EtcdStore.MAX_LEASE_TTL + 1).build()),
                 Status.Code.OUT_OF_RANGE, "etcdserver: too large lease TTL");
         assertThat(pd.store().keepAlive(12345)).as("a keep-alive of no lease answers TTL 0").isZero();
-        assertThat(lease.leaseTimeToLive(LeaseTimeToLiveRequest.newBuilder().setID(12345).build()).getTTL()).isEqualTo(-1);
+        assertThat(lease().leaseTimeToLive(LeaseTimeToLiveRequest.newBuilder().setID(12345).build()).getTTL()).isEqualTo(-1);
 
         RequestOp p = RequestOp.newBuilder().setRequestPut(PutRequest.newBuilder().setKey(b("/err/dup")).setValue(b("v"))).build();
-        assertEtcdError(() -> kv.txn(TxnRequest.newBuilder().addSuccess(p).addSuccess(p).build()), Status.Code.INVALID_ARGUMENT,
+        assertEtcdError(() -> kv().txn(TxnRequest.newBuilder().addSuccess(p).addSuccess(p).build()), Status.Code.INVALID_ARGUMENT,
                 "etcdserver: duplicate key given in txn request");
         TxnRequest.Builder many = TxnRequest.newBuilder();
         for (int i = 0; i <= EtcdStore.MAX_TXN_OPS; i++) {
             many.addSuccess(RequestOp.newBuilder().setRequestRange(RangeRequest.newBuilder().setKey(b("/err/" + i))));
         }
-        assertEtcdError(() -> kv.txn(many.build()), Status.Code.INVALID_ARGUMENT, "etcdserver: too many operations in txn request");
+        assertEtcdError(() -> kv().txn(many.build()), Status.Code.INVALID_ARGUMENT, "etcdserver: too many operations in txn request");
 
         put("/err/c", "1", 0);
         long r1 = pd.store().revision();
         put("/err/c", "2", 0);
         long now = pd.store().revision();
-        assertEtcdError(() -> kv.range(RangeRequest.newBuilder().setKey(b("/err/c")).setRevision(now + 1).build()),
+        assertEtcdError(() -> kv().range(RangeRequest.newBuilder().setKey(b("/err/c")).setRevision(now + 1).build()),
                 Status.Code.OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision");
-        kv.compact(CompactionRequest.newBuilder().setRevision(now).build());
-        assertEtcdError(() -> kv.range(RangeRequest.newBuilder().setKey(b("/err/c")).setRevision(r1).build()),
+        kv().compact(CompactionRequest.newBuilder().setRevision(now).build());
+        assertEtcdError(() -> kv().range(RangeRequest.newBuilder().setKey(b("/err/c")).setRevision(r1).build()),
                 Status.Code.OUT_OF_RANGE, "etcdserver: mvcc: required revision has been compacted");
-        assertThat(kv.range(RangeRequest.newBuilder().setKey(b("/err/c")).setRevision(now).build()).getKvs(0).getValue().toStringUtf8())
+        assertThat(kv().range(RangeRequest.newBuilder().setKey(b("/err/c")).setRevision(now).build()).getKvs(0).getValue().toStringUtf8())
                 .as("the compacted revision itself is still readable").isEqualTo("2");
         WatchStream w = new WatchStream();
         WatchResponse created = w.create(WatchCreateRequest.newBuilder().setKey(b("/err/c")).setStartRevision(r1).build());
@@ -355,7 +379,7 @@ class TidbEtcdCallsTest {
         long noPut = w.create(WatchCreateRequest.newBuilder().setKey(b("/f/")).setRangeEnd(prefixEnd("/f/"))
                 .addFilters(WatchCreateRequest.FilterType.NOPUT).build()).getWatchId();
         put("/f/a", "1", 0);
-        kv.deleteRange(DeleteRangeRequest.newBuilder().setKey(b("/f/a")).build());
+        kv().deleteRange(DeleteRangeRequest.newBuilder().setKey(b("/f/a")).build());
         WatchResponse del = w.next();
         assertThat(del.getWatchId()).isEqualTo(noPut);
         assertThat(del.getEventsList()).extracting(Event::getType).containsExactly(Event.EventType.DELETE);
@@ -365,7 +389,7 @@ class TidbEtcdCallsTest {
         assertThat(canceled.getCanceled()).isTrue();
         assertThat(canceled.getWatchId()).isEqualTo(noPut);
         put("/f/b", "1", 0);
-        kv.deleteRange(DeleteRangeRequest.newBuilder().setKey(b("/f/b")).build());
+        kv().deleteRange(DeleteRangeRequest.newBuilder().setKey(b("/f/b")).build());
         assertThat(w.got.poll(200, TimeUnit.MILLISECONDS)).as("nothing after the cancel").isNull();
         w.requests.onCompleted();
         await().atMost(Duration.ofSeconds(10)).until(() -> pd.store().watcherCount() == 0);
