@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The PD facade's network side: gRPC ({@link PdService}) and PD's HTTP API on <b>one</b> address, as real
- * PD serves both on 2379 (newer BR builds its PD HTTP client on the gRPC member URLs).
+ * PD serves both on 2379 (newer BR builds its PD HTTP client on the gRPC member URLs). The gRPC server also
+ * carries etcd's v3 API ({@link Etcd}), as PD registers its service on its embedded etcd's gRPC server.
  *
  * <p>How one port serves both: gRPC (Netty) and the HTTP API (JDK {@link HttpServer}) listen on loopback
  * ports of their own; the public socket accepts a connection, reads its first bytes and splices it to gRPC

@@ -29,6 +29,12 @@ import org.tikv.kvproto.Pdpb;
  * Semantics and errors: {@link EtcdStore}, {@link EtcdErrors}. Messages are etcd's own, compiled from the
  * {@code rpc.proto}/{@code kv.proto}/{@code auth.proto} jetcd ships (package {@code io.etcd.jetcd.api}).
  *
+ * <p>Gaps that proto imposes: {@code Lease/LeaseLeases} is not in it, so it answers {@code UNIMPLEMENTED}
+ * (TiDB 5.4 calls it only when a DDL owner's wait for schema versions timed out and it cleans expired
+ * {@code /tidb/ddl/all_schema_versions/} paths, {@code ddl/util/syncer.go} {@code StartCleanWork}; it logs and
+ * retries); a {@code Compare} on a key's lease ({@code target LEASE}, etcd 3.4) is not in it either and never
+ * holds. Fields newer than it (e.g. watch {@code fragment}) are ignored.
+ *
  * <p>Response headers carry PD's cluster id and member id (fake-tikv's PD is member 1) and raft term 2, what a
  * freshly started single-member etcd reports. A real PD's etcd reports etcd's own cluster id there, not PD's;
  * etcd's clients do not read it.
