@@ -32,8 +32,10 @@ import org.tikv.kvproto.TikvGrpc;
 import org.tikv.kvproto.Tikvpb;
 
 /**
- * {@code tikvpb.Tikv} on one store: RawKV (API V1) and the optimistic Percolator commands, each answered
- * only for a region this store leads, with raftstore's region errors ({@link RegionGuard}); every other
+ * {@code tikvpb.Tikv} on one store: RawKV (API V1), the optimistic Percolator commands, {@code SplitRegion}
+ * ({@link SplitRegionHandler}), the coprocessor's checksum request ({@link CoprocessorEndpoint}) and
+ * client-go's {@code BatchCommands} stream ({@link BatchCommandsStream}), each answered only for a region
+ * this store leads, with raftstore's region errors ({@link RegionGuard}); every other
  * method is UNIMPLEMENTED at once (grpc-java's default). A call carrying {@code tikv-forwarded-host} is sent on to
  * that store ({@link KvForwarder}). Mirrors {@code src/server/service/kv.rs}
  * ({@code future_raw_*}, {@code future_get}, {@code future_scan}, {@code future_batch_get} and the
