@@ -240,4 +240,17 @@ class AzureBackupTest {
             Restores.missingFileFails(server, responses, backend);
         }
     }
+
+    @Test
+    void rateLimitAppliesToAzureUploads() throws Exception {
+        try (FakeTikvServer server = server(SEED, CloudFaults.none()); BackupClient client = new BackupClient(server.addr())) {
+            BackupRequest req = request(azure("slow")).toBuilder().setRateLimit(256 << 10).build();
+            long t0 = System.nanoTime();
+            List<BackupResponse> responses = client.backup(req);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            assertThat(responses).noneMatch(BackupResponse::hasError);
+            long bytes = responses.stream().flatMap(r -> r.getFilesList().stream()).mapToLong(Brpb.File::getSize).sum();
+            assertThat(secs).isGreaterThanOrEqualTo(0.95 * (bytes - 0.1 * (256 << 10)) / (256 << 10));
+        }
+    }
 }
