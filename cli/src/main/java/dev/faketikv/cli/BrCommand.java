@@ -8,13 +8,22 @@ import dev.faketikv.client.br.BrException;
 import dev.faketikv.client.br.BrRestore;
 import dev.faketikv.client.br.BrStorage;
 import dev.faketikv.client.br.Tls;
+import dev.faketikv.server.storage.ExternalStorage;
+import dev.faketikv.server.storage.ExternalStorages;
+import dev.faketikv.server.storage.StorageException;
+import java.io.ByteArrayInputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import org.tikv.kvproto.Brpb;
 import picocli.CommandLine.Command;
@@ -56,8 +65,57 @@ public final class BrCommand implements Runnable {
         @Option(names = "--key", description = "Private key path for TLS connection (PKCS#8 PEM)")
         Path key;
 
-        @Option(names = {"-s", "--storage"}, required = true, description = "local:///absolute/path or noop://")
+        @Option(names = {"-s", "--storage"}, required = true,
+                description = "local:///absolute/path, noop://, gcs://bucket/prefix or azure://container/prefix (options as flags or ?endpoint=...)")
         String storage;
+
+        @Option(names = "--gcs.endpoint", description = "GCS endpoint URL (default Google's)")
+        String gcsEndpoint = "";
+
+        @Option(names = "--gcs.storage-class", description = "GCS storage class, e.g. STANDARD, NEARLINE")
+        String gcsStorageClass = "";
+
+        @Option(names = "--gcs.predefined-acl", description = "GCS predefined ACL, e.g. private")
+        String gcsPredefinedAcl = "";
+
+        @Option(names = "--gcs.credentials-file", description = "GCS service-account key file (sent to the stores)")
+        String gcsCredentialsFile = "";
+
+        @Option(names = "--azblob.endpoint", description = "Azure Blob endpoint URL (default https://ACCOUNT.blob.core.windows.net)")
+        String azEndpoint = "";
+
+        @Option(names = "--azblob.access-tier", description = "Azure access tier: Hot, Cool or Archive")
+        String azAccessTier = "";
+
+        @Option(names = "--azblob.account-name", description = "Azure storage account (or $AZURE_STORAGE_ACCOUNT)")
+        String azAccountName = "";
+
+        @Option(names = "--azblob.account-key", description = "Azure shared key (or $AZURE_STORAGE_KEY)")
+        String azAccountKey = "";
+
+        /** {@code -s} with the storage flags; BR's own files in a cloud storage go through the stores' storage code. */
+        BrStorage storage() {
+            Map<String, String> flags = new LinkedHashMap<>();
+            String scheme = storage.contains("://") ? storage.substring(0, storage.indexOf("://")) : "";
+            if (scheme.equals("gcs") || scheme.equals("gs")) {
+                putIf(flags, "endpoint", gcsEndpoint);
+                putIf(flags, "storage-class", gcsStorageClass);
+                putIf(flags, "predefined-acl", gcsPredefinedAcl);
+                putIf(flags, "credentials-file", gcsCredentialsFile);
+            } else {
+                putIf(flags, "endpoint", azEndpoint);
+                putIf(flags, "access-tier", azAccessTier);
+                putIf(flags, "account-name", azAccountName);
+                putIf(flags, "account-key", azAccountKey);
+            }
+            return BrStorage.parse(storage, flags, System::getenv, BrCommand::objects);
+        }
+
+        private static void putIf(Map<String, String> m, String k, String v) {
+            if (v != null && !v.isEmpty()) {
+                m.put(k, v);
+            }
+        }
 
         @Option(names = "--start", description = "start key (see --format)")
         String start = "";
@@ -166,7 +224,7 @@ public final class BrCommand implements Runnable {
                     System.err.println("br: --ratelimit forces sequential (--concurrency 1) backup, as TiKV limits per request");
                     conc = 1;
                 }
-                BrStorage storage = BrStorage.parse(c.storage);
+                BrStorage storage = c.storage();
                 BrBackup.Options opts = new BrBackup.Options(c.pdAddr(), c.raw(), c.key(c.start), c.key(c.end), cf, ratelimit, conc, ct,
                         c.cipher(), storage, gcTtl, 1.0, Common.progress(), c.tls(), BrBackup.DEFAULT_TIME_LIMIT);
                 Thread onInterrupt = interruptNotice(storage);
@@ -177,10 +235,34 @@ public final class BrCommand implements Runnable {
                 } finally {
                     removeHook(onInterrupt);
                 }
-                System.out.println(r.summary() + " storage=" + (storage.noop() ? "noop://" : "local://" + storage.dir()));
+                System.out.println(r.summary() + " storage=" + (storage.noop() ? "noop://" : storage.cloud() ? storage.url() : "local://" + storage.dir()));
                 return 0;
             });
         }
+    }
+
+    /** BR's files (backupmeta, backup.lock) in a cloud storage, through the stores' own storage code. */
+    static BrStorage.Objects objects(Brpb.StorageBackend backend) throws IOException {
+        ExternalStorage s = ExternalStorages.create(backend);
+        return new BrStorage.Objects() {
+            @Override
+            public byte[] read(String name) throws IOException {
+                try (InputStream in = s.read(name)) {
+                    return in.readAllBytes();
+                } catch (StorageException e) {
+                    // GCS says NotFound; Azure, like TiKV's azblob, an error carrying the service's 404
+                    if (e.kind().equals("NotFound") || e.getMessage().startsWith("HTTP 404 ")) {
+                        throw new FileNotFoundException(name);
+                    }
+                    throw e;
+                }
+            }
+
+            @Override
+            public void write(String name, byte[] content) throws IOException {
+                s.write(name, new ByteArrayInputStream(content), content.length);
+            }
+        };
     }
 
     /**
@@ -190,7 +272,7 @@ public final class BrCommand implements Runnable {
      */
     private static Thread interruptNotice(BrStorage storage) {
         return new Thread(() -> {
-            if (!storage.noop() && Files.exists(storage.dir().resolve("backup.lock"))) {
+            if (!storage.noop() && !storage.cloud() && Files.exists(storage.dir().resolve("backup.lock"))) {
                 System.err.println();
                 System.err.println("br: interrupted; " + BrBackup.INTERRUPTED_HINT);
                 System.err.flush();
@@ -237,7 +319,7 @@ public final class BrCommand implements Runnable {
                     rules.add(new BrRestore.Rewrite(HexFormat.of().parseHex(r.substring(0, eq)), HexFormat.of().parseHex(r.substring(eq + 1))));
                 }
                 boolean raw = c.raw();
-                BrRestore.Result r = BrRestore.run(BrRestore.Options.builder(c.pdAddr(), BrStorage.parse(c.storage)).raw(raw)
+                BrRestore.Result r = BrRestore.run(BrRestore.Options.builder(c.pdAddr(), c.storage()).raw(raw)
                         .cipher(c.cipher()).start(c.key(c.start)).end(c.key(c.end)).rewrites(rules).rateLimitMiB(ratelimit)
                         .progress(Common.progress()).concurrency(concurrency).tls(c.tls()).checksum(checksum).build());
                 System.out.println(r.summary(raw));
@@ -256,7 +338,7 @@ public final class BrCommand implements Runnable {
         @Override
         public Integer call() {
             return guarded(() -> {
-                BrChecksum.Result r = BrChecksum.run(c.pdAddr(), c.raw(), BrStorage.parse(c.storage), c.cipher(), c.key(c.start), c.key(c.end), c.tls());
+                BrChecksum.Result r = BrChecksum.run(c.pdAddr(), c.raw(), c.storage(), c.cipher(), c.key(c.start), c.key(c.end), c.tls());
                 System.out.println(r.summary());
                 return r.ok() ? 0 : 1;
             });

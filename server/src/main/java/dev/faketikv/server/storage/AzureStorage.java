@@ -246,13 +246,16 @@ public final class AzureStorage implements ExternalStorage {
         }
     }
 
-    /** An Azure error as one line: status, error code, the service's message (no request headers, no key). */
+    private static final java.util.regex.Pattern XML_MESSAGE = java.util.regex.Pattern.compile("<Message>([^<\\n]*)");
+
+    /**
+     * An Azure error as one line: status, error code and the service's own message from the XML body (not the
+     * SDK's hints, no request headers, no key).
+     */
     static String describe(BlobStorageException e) {
-        String msg = e.getServiceMessage();
-        if (msg == null || msg.isEmpty()) {
-            msg = e.getMessage();
-        }
-        msg = msg == null ? "" : msg.lines().findFirst().orElse("").trim();
+        String raw = e.getMessage() == null ? "" : e.getMessage();
+        java.util.regex.Matcher m = XML_MESSAGE.matcher(raw);
+        String msg = m.find() ? m.group(1).trim() : raw.lines().findFirst().orElse("").trim();
         return "HTTP " + e.getStatusCode() + " " + (e.getErrorCode() == null ? "" : e.getErrorCode().toString()) + ": " + msg;
     }
 
