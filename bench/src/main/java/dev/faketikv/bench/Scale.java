@@ -64,7 +64,7 @@ final class Scale implements Callable<Integer> {
     boolean noLimit;
     @Option(names = "--out", description = "results folder (default ${DEFAULT-VALUE})")
     Path out = Path.of("bench", "results", "scale");
-    @Option(names = "--smoke", description = "seconds-long run (CI): 3 stores x 2,000 regions, noop and local, no empty cluster, no limit run")
+    @Option(names = "--smoke", description = "seconds-long run (CI): 3 stores x 1,000 regions, noop and local, no empty cluster, no limit run")
     boolean smoke;
 
     private static final ObjectMapper OM = new ObjectMapper();
@@ -77,7 +77,7 @@ final class Scale implements Callable<Integer> {
 
     int run(PrintStream o) throws Exception {
         if (smoke) {
-            cells = List.of("3x2000");
+            cells = List.of("3x1000");
             storages = List.of("noop", "local");
             skipEmpty = true;
             noLimit = true;

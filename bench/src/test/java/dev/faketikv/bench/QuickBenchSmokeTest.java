@@ -52,7 +52,7 @@ class QuickBenchSmokeTest {
     }
 
     @Test
-    void scaleSmokeBacksUpThreeStoresOfTwoThousandRegions(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) throws Exception {
+    void scaleSmokeBacksUpThreeStoresOfAThousandRegions(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) throws Exception {
         Scale s = new Scale();
         s.smoke = true;
         s.out = out;
@@ -61,7 +61,7 @@ class QuickBenchSmokeTest {
         // header + noop + local
         assertThat(java.nio.file.Files.readAllLines(out.resolve("scale.csv"))).hasSize(1 + 2);
         String text = buf.toString(StandardCharsets.UTF_8);
-        assertThat(text).contains("3x2000 raw noop").contains("3x2000 raw local");
-        assertThat(text).containsPattern("2000 files, 4000 kvs, 2000 regions answered");
+        assertThat(text).contains("3x1000 raw noop").contains("3x1000 raw local");
+        assertThat(text).containsPattern("1000 files, 2000 kvs, 1000 regions answered");
     }
 }
