@@ -35,7 +35,7 @@ final class Regions implements Callable<Integer> {
     }
 
     int run(PrintStream o) throws Exception {
-        Report table = new Report(List.of("regions", "rows", "best wall s", "µs per region", "responses", "kv MB/s"));
+        Report table = new Report(List.of("regions", "rows", "best wall s", "µs per region", "responses", "kv MB/s", "first ms", "tail ms", "CPU µs per region"));
         Map<String, List<double[]>> chart = Report.series();
         for (int n : counts) {
             String seed = "txn:rows=" + ((long) n * rowsPerRegion) + ",regions=" + n + ",value-size=64,seed=1";
@@ -53,9 +53,11 @@ final class Regions implements Callable<Integer> {
                     }
                 }
                 double perRegionUs = best.seconds() / n * 1e6;
-                table.add(n, (long) n * rowsPerRegion, best.seconds(), perRegionUs, best.responses(), best.kvMBps());
+                table.add(n, (long) n * rowsPerRegion, best.seconds(), perRegionUs, best.responses(), best.kvMBps(), best.firstResponseMs(),
+                        best.tailMs(), best.cpuSeconds() / n * 1e6);
                 chart.computeIfAbsent("µs per region", x -> new ArrayList<>()).add(new double[] {n, perRegionUs});
-                o.printf(Locale.ROOT, "regions=%d: %.2f s, %.1f µs per region%n", n, best.seconds(), perRegionUs);
+                o.printf(Locale.ROOT, "regions=%d: %.2f s, %.1f µs per region (CPU %.1f), first response %.1f ms, tail %.1f ms%n", n, best.seconds(),
+                        perRegionUs, best.cpuSeconds() / n * 1e6, best.firstResponseMs(), best.tailMs());
             }
         }
         table.write(out, "regions");

@@ -17,13 +17,14 @@ import org.tikv.kvproto.Brpb.BackupRequest;
 import org.tikv.kvproto.Brpb.BackupResponse;
 
 /**
- * One measured backup over gRPC: wall time, time to the first response, gaps between responses, KV and
+ * One measured backup over gRPC: wall time, time to the first response, gaps between responses, the tail
+ * (last response to the end of the stream), KV and
  * SST bytes, keys, files, process CPU, peak heap (JVM heap pools, reset before the run) and peak RSS
  * (sampled from /proc/self/status every 10 ms). The bench runs the server in the same process, so CPU,
  * heap and RSS cover server and client together.
  */
 public record Run(double seconds, double firstResponseMs, double gapP50Ms, double gapP99Ms, long kvBytes, long sstBytes,
-                  long kvs, long files, int responses, double cpuSeconds, long peakHeap, long peakRss) {
+                  long kvs, long files, int responses, double cpuSeconds, long peakHeap, long peakRss, double tailMs) {
 
     public double kvMBps() {
         return kvBytes / 1048576.0 / seconds;
@@ -81,13 +82,14 @@ public record Run(double seconds, double firstResponseMs, double gapP50Ms, doubl
                 files++;
             }
         }
-        double secs = (System.nanoTime() - t0) / 1e9;
+        long end = System.nanoTime();
+        double secs = (end - t0) / 1e9;
         double cpu = (os.getProcessCpuTime() - cpu0) / 1e9;
         long peakRss = rss.stop();
         long peakHeap = heap.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
         long[] g = gaps.stream().mapToLong(Long::longValue).sorted().toArray();
         return new Run(secs, first / 1e6, percentile(g, 0.5) / 1e6, percentile(g, 0.99) / 1e6, kvBytes, sst, kvs, files,
-                responses, cpu, peakHeap, peakRss);
+                responses, cpu, peakHeap, peakRss, (end - last) / 1e6);
     }
 
     static double percentile(long[] sorted, double p) {

@@ -17,8 +17,8 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code sweep}: one seeded store, backups over num-threads × batch-size × compression × storage, each
- * cell repeated, beside the engine baseline at the same thread count and compression, measured in the
- * same run. Writes sweep.md, sweep.csv, throughput.png and ratio.png to the output folder.
+ * cell repeated, beside the engine baseline and the physical limit ({@link Limit}) at the same thread count and
+ * compression, measured in the same run. Writes sweep.md, sweep.csv, throughput.png and ratio.png to the output folder.
  */
 @Command(name = "sweep", mixinStandardHelpOptions = true, description = "Backup throughput over a config grid, with the engine baseline.")
 final class Sweep implements Callable<Integer> {
@@ -58,7 +58,7 @@ final class Sweep implements Callable<Integer> {
             compressions = List.of("lz4");
         }
         Report table = new Report(List.of("threads", "batch", "compression", "storage", "rep", "kv MB/s", "sst MB/s", "keys/s",
-                "files", "first ms", "gap p50 ms", "gap p99 ms", "cores", "peak heap MB", "peak RSS MB", "baseline MB/s", "ratio"));
+                "files", "first ms", "gap p50 ms", "gap p99 ms", "cores", "peak heap MB", "peak RSS MB", "baseline MB/s", "ratio", "limit MB/s", "backup/limit"));
         Map<String, double[]> baselines = new HashMap<>();
         Map<String, List<Double>> mean = new java.util.LinkedHashMap<>();
         Map<String, List<Double>> ratios = new java.util.LinkedHashMap<>();
@@ -79,18 +79,20 @@ final class Sweep implements Callable<Integer> {
                             String key = t + "/" + b + "/" + comp + "/" + st;
                             for (int rep = 1; rep <= reps; rep++) {
                                 String bkey = t + "/" + comp + "/" + rep;
-                                double base = baselines.computeIfAbsent(bkey, k -> baseline(store, comp, t, local))[0];
+                                double[] bl = baselines.computeIfAbsent(bkey, k -> baseline(store, comp, t, local));
+                                double base = bl[0];
+                                double limit = bl[1];
                                 Path dir = local.resolve("run-" + cell + "-" + rep);
                                 Run r = Run.measure(store.client, store.request(comp, st, dir));
                                 deleteTree(dir);
                                 double ratio = r.kvMBps() / base;
                                 table.add(t, b, comp, st, rep, r.kvMBps(), r.sstMBps(), Math.round(r.keysPerSecond()), r.files(),
                                         r.firstResponseMs(), r.gapP50Ms(), r.gapP99Ms(), r.cores(), r.peakHeap() >> 20, r.peakRss() >> 20,
-                                        base, ratio);
+                                        base, ratio, limit, r.kvMBps() / limit);
                                 mean.computeIfAbsent(key, k -> new ArrayList<>()).add(r.kvMBps());
                                 ratios.computeIfAbsent(key, k -> new ArrayList<>()).add(ratio);
-                                o.printf(Locale.ROOT, "[%d/%d] threads=%d batch=%d %s %s rep %d: %.1f MB/s (baseline %.1f, ratio %.2f), first %.1f ms%n",
-                                        cell, cells, t, b, comp, st, rep, r.kvMBps(), base, ratio, r.firstResponseMs());
+                                o.printf(Locale.ROOT, "[%d/%d] threads=%d batch=%d %s %s rep %d: %.1f MB/s (baseline %.1f, ratio %.2f; limit %.1f, backup/limit %.2f), first %.1f ms%n",
+                                        cell, cells, t, b, comp, st, rep, r.kvMBps(), base, ratio, limit, r.kvMBps() / limit, r.firstResponseMs());
                             }
                         }
                     }
@@ -118,9 +120,12 @@ final class Sweep implements Callable<Integer> {
 
     private static double[] baseline(Store store, String comp, int threads, Path scratch) {
         try {
+            SstCompression c = SstCompression.valueOf(comp.toUpperCase(Locale.ROOT));
             Baseline.Result b = Baseline.run(store.tikv.server().engine(), store.tikv.server().regions().all(), store.backupTs,
-                    SstCompression.valueOf(comp.toUpperCase(Locale.ROOT)), threads, scratch.resolve("baseline"));
-            return new double[] {b.kvBytes() / 1048576.0 / b.seconds()};
+                    c, threads, scratch.resolve("baseline"));
+            // the physical limit over the same regions, in the baseline's logical bytes
+            Baseline.Result l = Limit.run(store.tikv.server().engine(), store.tikv.server().regions().all(), c, threads, scratch.resolve("limit"));
+            return new double[] {b.kvBytes() / 1048576.0 / b.seconds(), b.kvBytes() / 1048576.0 / l.seconds()};
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }

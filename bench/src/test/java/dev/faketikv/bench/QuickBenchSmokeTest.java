@@ -50,4 +50,18 @@ class QuickBenchSmokeTest {
         assertThat(java.nio.file.Files.readAllLines(out.resolve("cluster.csv"))).hasSize(1 + 2);
         assertThat(buf.toString(StandardCharsets.UTF_8)).contains("stores=1 rep 1").contains("stores=2 rep 1");
     }
+
+    @Test
+    void scaleSmokeBacksUpThreeStoresOfAThousandRegions(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) throws Exception {
+        Scale s = new Scale();
+        s.smoke = true;
+        s.out = out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        assertThat(s.run(new PrintStream(buf, true, StandardCharsets.UTF_8))).isZero();
+        // header + noop + local
+        assertThat(java.nio.file.Files.readAllLines(out.resolve("scale.csv"))).hasSize(1 + 2);
+        String text = buf.toString(StandardCharsets.UTF_8);
+        assertThat(text).contains("3x1000 raw noop").contains("3x1000 raw local");
+        assertThat(text).containsPattern("1000 files, 2000 kvs, 1000 regions answered");
+    }
 }

@@ -35,10 +35,12 @@ import org.tikv.kvproto.Metapb;
  * start, as TiKV stores do with {@code put_store}.
  *
  * <p>Replication is modelled, not run: the stores share one engine and one region map in
- * {@code storage.data-dir}; every region has a peer on every store; a store backs up and ingests only the
+ * {@code storage.data-dir}; every region has peers on {@code min(replication.max-replicas, N)} stores (PD's
+ * default 3: with up to 3 stores, every store); a store backs up and ingests only the
  * regions it leads, exactly as a TiKV store answers only for its leaders. When regions get their peers on
  * the stores (a new data dir, or more stores than last time) their leaders are spread round-robin (region i
- * in key order → store {@code i mod N}); a restart keeps where leaders were. Leaders can move at
+ * in key order → store {@code i mod N}, peers on stores i .. i + max-replicas − 1 mod N); a restart keeps
+ * where leaders were. Leaders can move at
  * runtime ({@link #transferLeader}, or {@code POST /regions/{id}/leader} on any status server), and a
  * client then sees NotLeader / EpochNotMatch as in a real cluster. When a leader ingests an SST, the
  * copies its followers downloaded are dropped — the raft apply a real cluster would do.
@@ -90,7 +92,7 @@ public final class FakeCluster implements AutoCloseable {
                 seeds.add(r);
                 LOG.info("seed {}: {}", r.spec().text(), r.skipped() ? "already applied" : r.rows() + " rows, " + r.regionsAfter() + " regions");
             }
-            placePeers(firstStore, n);
+            placePeers(firstStore, n, config.get(TikvConfig.MAX_REPLICAS));
             InetSocketAddress addr = Addresses.parse(config.get(TikvConfig.SERVER_ADDR));
             InetSocketAddress status = Addresses.parse(config.get(TikvConfig.STATUS_ADDR));
             checkPorts(addr.getPort(), status.getPort(), n);
@@ -132,29 +134,66 @@ public final class FakeCluster implements AutoCloseable {
     }
 
     /**
-     * Every region gets a peer on each of the {@code n} stores; regions that just got them have their
-     * leaders spread round-robin. Leaders and peers on stores this run does not start (a data dir served
-     * with more stores before) move to the running ones, as PD would replace a removed store's peers.
+     * Region i (in key order) has its peers on {@code want = min(replication.max-replicas, n)} stores. A
+     * region with fewer peers on the running stores than that (a new data dir, where every region has only
+     * the bootstrap store's peer, or a data dir served with fewer stores before) is laid out afresh: peers
+     * on stores i, i+1, ... i+want-1 (mod n; every store in store order when want = n), reusing the peers it
+     * has there and dropping the others, and its leader on store {@code i mod n}. Otherwise the region keeps
+     * its peers and leader (a restart keeps where leaders were), except that peers and leaders on stores this
+     * run does not start move to the running ones, as PD would replace a removed store's peers, and peers
+     * beyond want are removed (never the leader's). Each added or removed peer is one conf change. One
+     * synced write for all regions ({@link RegionMap#updateAll}).
      */
-    private void placePeers(long firstStore, int n) {
-        List<Region> all = regions.all();
-        for (int i = 0; i < all.size(); i++) {
-            Region r = all.get(i);
-            boolean joined = false;
-            for (int s = 0; s < n; s++) {
-                joined |= r.peerOn(firstStore + s) == null;
-                regions.addPeer(r.id(), firstStore + s);
-            }
-            boolean strayLeader = r.leaderStoreId() < firstStore || r.leaderStoreId() >= firstStore + n;
-            if (joined || strayLeader) {
-                regions.transferLeader(r.id(), firstStore + (i % n));
-            }
+    private void placePeers(long firstStore, int n, int maxReplicas) {
+        int want = Math.min(maxReplicas, n);
+        regions.updateAll((i, r, newId) -> {
+            List<Peer> kept = new ArrayList<>(r.peers().size());
             for (Peer p : r.peers()) {
-                if (p.storeId() < firstStore || p.storeId() >= firstStore + n) {
-                    regions.removePeer(r.id(), p.storeId());
+                if (p.storeId() >= firstStore && p.storeId() < firstStore + n) {
+                    kept.add(p);
                 }
             }
-        }
+            int confChanges = r.peers().size() - kept.size();
+            List<Peer> peers = kept;
+            long leader = r.leaderStoreId();
+            if (kept.size() < want) {
+                peers = new ArrayList<>(want);
+                for (int k = 0; k < want; k++) {
+                    long store = firstStore + (want == n ? k : (i + k) % n);
+                    Peer has = kept.stream().filter(p -> p.storeId() == store).findFirst().orElse(null);
+                    if (has == null) {
+                        has = new Peer(newId.getAsLong(), store);
+                        confChanges++;
+                    }
+                    peers.add(has);
+                }
+                for (Peer p : kept) {
+                    if (!peers.contains(p)) {
+                        confChanges++;
+                    }
+                }
+                leader = firstStore + (i % n);
+            } else {
+                if (peers.stream().noneMatch(p -> p.storeId() == r.leaderStoreId())) {
+                    long preferred = firstStore + (i % n);
+                    leader = peers.stream().anyMatch(p -> p.storeId() == preferred) ? preferred : peers.get(0).storeId();
+                }
+                long keep = leader;
+                while (peers.size() > want) {
+                    for (int k = peers.size() - 1; k >= 0; k--) {
+                        if (peers.get(k).storeId() != keep) {
+                            peers.remove(k);
+                            confChanges++;
+                            break;
+                        }
+                    }
+                }
+            }
+            if (confChanges == 0 && leader == r.leaderStoreId()) {
+                return r;
+            }
+            return new Region(r.id(), r.startKey(), r.endKey(), r.confVer() + confChanges, r.version(), peers, leader);
+        });
     }
 
     /** Store k takes port + k for gRPC and status alike; the two ranges must not meet. */

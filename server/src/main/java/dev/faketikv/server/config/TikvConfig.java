@@ -200,8 +200,11 @@ public final class TikvConfig {
     public static final ConfigKey<List<String>> SEED = new ConfigKey<>("fake.seed", (Class) List.class, List.of(),
             TikvConfig::stringList, v -> true, "", "seed specs applied to an empty data dir (see docs)");
     public static final ConfigKey<Integer> STORES = new ConfigKey<>("fake.stores", Integer.class, 1,
-            ConfigKey::toInt, v -> v >= 1 && v <= 64, "must be in [1, 64]",
+            ConfigKey::toInt, v -> v >= 1 && v <= 128, "must be in [1, 128]",
             "stores in this process (serve --stores N): ids store-id .. store-id+N-1, one engine shared as raft replicas would be");
+    public static final ConfigKey<Integer> MAX_REPLICAS = new ConfigKey<>("replication.max-replicas", Integer.class, 3,
+            ConfigKey::toInt, v -> v >= 1, "must be >= 1",
+            "peers per region in a cluster (PD's replication.max-replicas): min(max-replicas, stores) stores hold each region");
     public static final ConfigKey<String> PD_ADDR = new ConfigKey<>("fake.pd-addr", String.class, "",
             v -> v.toString().isEmpty() ? "" : TikvConfig.hostPort(v), s -> true, "",
             "PD facade (pdpb.PD gRPC + PD HTTP on one port); empty = 127.0.0.1:2379 when stores > 1, otherwise none");
@@ -215,7 +218,7 @@ public final class TikvConfig {
             NUM_THREADS, BATCH_SIZE, SST_MAX_SIZE, ENABLE_AUTO_TUNE, AUTO_TUNE_REMAIN_THREADS, AUTO_TUNE_REFRESH_INTERVAL,
             IO_THREAD_SIZE, S3_MULTI_PART_SIZE, LOCAL_ROOT, HADOOP_HOME, HADOOP_LINUX_USER, IMPORT_MODE_TIMEOUT, CLUSTER_ID, STORE_ID, CHECK_CLUSTER_ID,
             S3_FAULTS, GCS_FAULTS, AZURE_FAULTS, S3_RETRY_BASE_DELAY, SCAN_RATE_PER_THREAD, SCRATCH_DIR, FAULTS_FILE, STATUS_READONLY, TRACE, SEED,
-            STORES, PD_ADDR, STORE_VERSION);
+            STORES, MAX_REPLICAS, PD_ADDR, STORE_VERSION);
 
     private static final Set<String> STRICT_SECTIONS = Set.of("backup", "backup.hadoop", "fake");
     /**

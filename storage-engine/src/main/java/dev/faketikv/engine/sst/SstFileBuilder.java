@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import org.rocksdb.BloomFilter;
 import org.rocksdb.CompressionOptions;
 import org.rocksdb.CompressionType;
@@ -32,11 +34,36 @@ public final class SstFileBuilder implements AutoCloseable {
         RocksDB.loadLibrary();
     }
 
+    /**
+     * The native options of each (compression, level, CF) combination, built once and shared by every
+     * builder for the life of the process: creating RocksDB {@code Options} with a table factory and a
+     * bloom filter per file cost about as much CPU as building a small SST (a backup of many small regions
+     * builds one or two files per region). {@link SstFileWriter} copies what it needs from them when it is
+     * created, so sharing them between threads is safe; they are never closed (a handful of small objects).
+     */
+    private static final ConcurrentMap<NativeKey, NativeOptions> NATIVE = new ConcurrentHashMap<>();
+
+    private record NativeKey(SstCompression compression, int level, SstCfOptions cf) {}
+
+    private record NativeOptions(EnvOptions env, Options options, CompressionOptions compression, BloomFilter bloom) {
+        static NativeOptions of(NativeKey k) {
+            EnvOptions env = new EnvOptions();
+            CompressionOptions compressionOptions = new CompressionOptions();
+            BloomFilter bloom = new BloomFilter(SstCfOptions.BLOOM_BITS_PER_KEY, false);
+            Options options = new Options();
+            options.setTableFormatConfig(k.cf().tableConfig(bloom));
+            options.setCompressionType(k.compression().rocks());
+            options.setCompressionPerLevel(List.of());
+            options.setBottommostCompressionType(CompressionType.DISABLE_COMPRESSION_OPTION);
+            if (k.level() != 0) {
+                compressionOptions.setWindowBits(-14).setLevel(k.level()).setStrategy(0).setMaxDictBytes(0);
+                options.setCompressionOptions(compressionOptions);
+            }
+            return new NativeOptions(env, options, compressionOptions, bloom);
+        }
+    }
+
     private final Path file;
-    private final EnvOptions envOptions;
-    private final Options options;
-    private final CompressionOptions compressionOptions;
-    private final BloomFilter bloomFilter;
     private final SstFileWriter writer;
     private long entries;
     private long dataBytes;
@@ -50,19 +77,8 @@ public final class SstFileBuilder implements AutoCloseable {
     /** A builder with the table options of {@code cf} (TiKV's KV DB CF the file's entries belong to). */
     public SstFileBuilder(Path file, SstCompression compression, int level, SstCfOptions cf) {
         this.file = file;
-        this.envOptions = new EnvOptions();
-        this.compressionOptions = new CompressionOptions();
-        this.bloomFilter = new BloomFilter(SstCfOptions.BLOOM_BITS_PER_KEY, false);
-        this.options = new Options();
-        options.setTableFormatConfig(cf.tableConfig(bloomFilter));
-        options.setCompressionType(compression.rocks());
-        options.setCompressionPerLevel(List.of());
-        options.setBottommostCompressionType(CompressionType.DISABLE_COMPRESSION_OPTION);
-        if (level != 0) {
-            compressionOptions.setWindowBits(-14).setLevel(level).setStrategy(0).setMaxDictBytes(0);
-            options.setCompressionOptions(compressionOptions);
-        }
-        this.writer = new SstFileWriter(envOptions, options);
+        NativeOptions o = NATIVE.computeIfAbsent(new NativeKey(compression, level, cf), NativeOptions::of);
+        this.writer = new SstFileWriter(o.env(), o.options());
         try {
             writer.open(file.toString());
         } catch (RocksDBException e) {
@@ -109,10 +125,6 @@ public final class SstFileBuilder implements AutoCloseable {
 
     private void closeNative() {
         writer.close();
-        options.close();
-        compressionOptions.close();
-        bloomFilter.close();
-        envOptions.close();
     }
 
     @Override

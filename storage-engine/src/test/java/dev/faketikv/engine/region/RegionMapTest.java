@@ -56,4 +56,37 @@ class RegionMapTest {
             assertThat(all.stream().map(Region::id)).doesNotContain(lr[0].id());
         }
     }
+
+    @Test
+    void updateAllChangesEveryRegionInOneWriteAndKeepsIdsAndRanges() {
+        try (Engine engine = Engine.open(dir)) {
+            RegionMap m = RegionMap.load(engine);
+            m.bootstrapIfEmpty(1);
+            m.splitAll(List.of(k("c"), k("m"), k("t")));
+            // a second peer on store 2 for every other region, the leader moved there
+            int changed = m.updateAll((i, r, newId) -> {
+                if (i % 2 == 1) {
+                    return r;
+                }
+                List<Peer> peers = new java.util.ArrayList<>(r.peers());
+                peers.add(new Peer(newId.getAsLong(), 2));
+                return new Region(r.id(), r.startKey(), r.endKey(), r.confVer() + 1, r.version(), peers, 2);
+            });
+            assertThat(changed).isEqualTo(2);
+            assertThatThrownBy(() -> m.updateAll((i, r, newId) -> r.withRange(k("a"), r.endKey(), r.version())))
+                    .hasMessageContaining("keep the id and range");
+            assertThat(m.updateAll((i, r, newId) -> r)).isZero();
+        }
+        try (Engine engine = Engine.open(dir)) {
+            RegionMap m = RegionMap.load(engine);
+            List<Region> all = m.all();
+            assertThat(all).extracting(Region::leaderStoreId).containsExactly(2L, 1L, 2L, 1L);
+            assertThat(all).extracting(r -> r.peers().size()).containsExactly(2, 1, 2, 1);
+            assertThat(all.get(0).leader().storeId()).isEqualTo(2);
+            // the ids handed out by the bulk change are taken: a later split does not reuse them
+            long maxPeer = all.stream().flatMap(r -> r.peers().stream()).mapToLong(Peer::id).max().orElseThrow();
+            Region[] lr = m.split(k("x"));
+            assertThat(lr[0].id()).isGreaterThan(maxPeer);
+        }
+    }
 }
