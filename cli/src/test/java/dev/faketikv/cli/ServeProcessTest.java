@@ -13,10 +13,12 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.tikv.kvproto.Brpb.BackupResponse;
 
@@ -29,6 +31,7 @@ class ServeProcessTest {
     Path tmp;
 
     @Test
+    @Timeout(120)
     void serveStartsPrintsReadyServesAndStopsOnSigterm() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
@@ -40,7 +43,14 @@ class ServeProcessTest {
                 .start();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String line = out.readLine();
+            // read on another thread: a child that never prints fails the test at the bound, not the build
+            String line = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return out.readLine();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).get(60, TimeUnit.SECONDS);
             assertThat(line).isNotNull();
             Matcher m = READY.matcher(line);
             assertThat(m.matches()).as(line).isTrue();
@@ -70,19 +80,35 @@ class ServeProcessTest {
             assertThat(node.get("regions").asInt()).isEqualTo(3);
         } finally {
             p.destroy(); // SIGTERM
-            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            boolean ended = p.waitFor(20, TimeUnit.SECONDS);
+            if (!ended) {
+                p.destroyForcibly();
+            }
+            assertThat(ended).isTrue();
         }
         assertThat(p.exitValue()).isIn(0, 143);
     }
 
     @Test
+    @Timeout(60)
     void badConfigExitsWithTheKeyNamed() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
                 "dev.faketikv.cli.Main", "serve", "--set", "backup.num-threads=0")
                 .redirectErrorStream(true).start();
-        String all = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        String all;
+        try {
+            all = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).get(40, TimeUnit.SECONDS);
+            assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            p.destroyForcibly();
+        }
         assertThat(p.exitValue()).isEqualTo(2);
         assertThat(all).contains("backup.num_threads cannot be 0");
     }

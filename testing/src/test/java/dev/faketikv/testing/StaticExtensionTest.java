@@ -4,6 +4,7 @@ import dev.faketikv.server.control.FaultRules;
 import static org.assertj.core.api.Assertions.assertThat;
 
 
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Order;
@@ -17,12 +18,18 @@ class StaticExtensionTest {
     @RegisterExtension
     static final FakeTikvExtension TIKV = FakeTikvExtension.builder().seed("txn:rows=50")
             .faults("[[rule]]\nname = \"kept\"\nmatch = { region = 1 }\naction = \"stale_command\"\n").build();
-    static String firstAddr;
+    /** The store's address when the class started (the extension starts it before any @BeforeAll of the class). */
+    static String addrAtStart;
+
+    @BeforeAll
+    static void remember() {
+        addrAtStart = TIKV.addr();
+    }
 
     @Test
     @Order(1)
     void changesMadeByATest() {
-        firstAddr = TIKV.addr();
+        assertThat(TIKV.addr()).isEqualTo(addrAtStart);
         TIKV.failPoint("backup_before_scan", "return(x)");
         TIKV.faults("[[rule]]\nname = \"temp\"\nmatch = { region = 1 }\naction = \"stale_command\"\n");
     }
@@ -30,7 +37,7 @@ class StaticExtensionTest {
     @Test
     @Order(2)
     void areGoneInTheNextButTheBuildersRulesStay() {
-        assertThat(TIKV.addr()).isEqualTo(firstAddr);
+        assertThat(TIKV.addr()).isEqualTo(addrAtStart);
         assertThat(TIKV.store().server().faults().failPoints().list()).isEmpty();
         assertThat(TIKV.store().server().faults().rules().rules()).extracting(FaultRules.Rule::name).containsExactly("kept");
     }
@@ -39,7 +46,11 @@ class StaticExtensionTest {
     class Inner {
         @Test
         void sharesTheOuterStore() {
-            assertThat(TIKV.addr()).isEqualTo(firstAddr == null ? TIKV.addr() : firstAddr);
+            // the same store as the outer class (also when this test runs alone), reset like any other test
+            assertThat(addrAtStart).isNotNull();
+            assertThat(TIKV.addr()).isEqualTo(addrAtStart);
+            assertThat(TIKV.store().server().faults().failPoints().list()).isEmpty();
+            assertThat(TIKV.store().server().faults().rules().rules()).extracting(FaultRules.Rule::name).containsExactly("kept");
         }
     }
 }

@@ -21,7 +21,9 @@ class ClusterLayoutTest {
     @Test
     void leadersAndPeersFollowTheStoresThatRun() throws Exception {
         Path data = tmp.resolve("data");
+        java.util.Map<Long, Long> leadersOnThree = new java.util.HashMap<>();
         try (FakeCluster c = FakeCluster.builder().stores(3).seed("raw:keys=600,regions=6,seed=2").dataDir(data).start()) {
+            c.regions().all().forEach(r -> leadersOnThree.put(r.id(), r.leaderStoreId()));
             assertThat(c.regions().all()).allSatisfy(r -> assertThat(r.peers()).hasSize(3))
                     .extracting(Region::leaderStoreId).containsOnly(1L, 2L, 3L).contains(1L, 2L, 3L);
         }
@@ -35,9 +37,13 @@ class ClusterLayoutTest {
                     null, BrStorage.parse("noop://"), 300, 0.01, null));
             assertThat(r.kvs()).isEqualTo(600);
         }
-        // and back to three: the leaders stay where they were, store 3 gets its peers again
+        // and back to three: store 3 gets its peers again and the leaders are spread as on the first start (the
+        // layout is a function of the store count, not of where the leaders were on two stores)
         try (FakeCluster c = FakeCluster.builder().stores(3).dataDir(data).start()) {
-            assertThat(c.regions().all()).allSatisfy(r -> assertThat(r.peers()).hasSize(3));
+            assertThat(c.regions().all()).hasSize(6).allSatisfy(r -> {
+                assertThat(r.peers()).extracting(p -> p.storeId()).containsExactlyInAnyOrder(1L, 2L, 3L);
+                assertThat(r.leaderStoreId()).as("leader of region %d", r.id()).isEqualTo(leadersOnThree.get(r.id()));
+            });
         }
     }
 

@@ -90,6 +90,20 @@ class ClusterRestoreFaultsTest {
             assertThatThrownBy(() -> run.get(30, TimeUnit.SECONDS)).hasCauseInstanceOf(BrException.class)
                     .hasMessageContaining("ErrKVIngestFailed").hasMessageContaining("ingest broken on store");
             assertThat(b.stores()).allSatisfy(st -> assertThat(st.importer().mode()).hasToString("Normal"));
+            // no restore worker calls a store once the restore has returned: what each store has answered (its
+            // journal), plus the calls still held by store 1's pause, is all there will ever be — also after the
+            // pause is lifted and the held calls go on
+            int held = b.store(1).faults().failPoints().paused("import_before_ingest");
+            List<Integer> seen = b.stores().stream().map(st -> st.journal().size()).toList();
+            b.store(1).faults().failPoints().remove("import_before_ingest");
+            await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(20)).until(() -> {
+                for (int i = 0; i < seen.size(); i++) {
+                    if (b.stores().get(i).journal().size() > seen.get(i) + (i == 0 ? held : 0)) {
+                        return false;
+                    }
+                }
+                return true;
+            });
         }
     }
 }

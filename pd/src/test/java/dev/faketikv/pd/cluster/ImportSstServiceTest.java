@@ -147,38 +147,45 @@ class ImportSstServiceTest {
     }
 
     @Test
-    void ingestChecksRegionLeaderEpochAndStagingLikeTikv() {
-        Region r = only();
+    void ingestChecksRegionLeaderEpochAndStagingLikeTikv() throws Exception {
+        // a target of its own: "nothing ingested" below must not depend on what other tests ingest
+        try (FakeCluster own = FakeCluster.builder().stores(3).start()) {
+            ingestChecks(own);
+        }
+    }
+
+    void ingestChecks(FakeCluster t) {
+        Region r = t.regions().all().get(0);
         long leader = r.leaderStoreId();
         long follower = leader % 3 + 1;
         ImportSstpb.SSTMeta m = meta(r, file.getSize());
         for (Metapb.Peer p : Endpoint_peers(r)) {
-            ImportSstpb.DownloadResponse d = importer(p.getStoreId()).download(download(m, file.getName()));
+            ImportSstpb.DownloadResponse d = importer(t, p.getStoreId()).download(download(m, file.getName()));
             assertThat(d.hasError()).as(d.getError().getMessage()).isFalse();
             assertThat(java.util.Arrays.compareUnsigned(d.getRange().getStart().toByteArray(), file.getStartKey().toByteArray())).isNotNegative();
         }
         ImportSstpb.MultiIngestRequest req = ImportSstpb.MultiIngestRequest.newBuilder().setContext(ctx(r, leader)).addSsts(m).build();
 
-        ImportSstpb.IngestResponse notLeader = importer(follower).multiIngest(req);
+        ImportSstpb.IngestResponse notLeader = importer(t, follower).multiIngest(req);
         assertThat(notLeader.getError().getNotLeader().getLeader().getStoreId()).isEqualTo(leader);
-        ImportSstpb.IngestResponse stale = importer(leader).multiIngest(req.toBuilder().setContext(req.getContext().toBuilder()
+        ImportSstpb.IngestResponse stale = importer(t, leader).multiIngest(req.toBuilder().setContext(req.getContext().toBuilder()
                 .setRegionEpoch(Metapb.RegionEpoch.newBuilder().setConfVer(r.confVer()).setVersion(r.version() + 7))).build());
         assertThat(stale.getError().hasEpochNotMatch()).isTrue();
-        ImportSstpb.IngestResponse lost = importer(leader).multiIngest(req.toBuilder().setContext(req.getContext().toBuilder().setRegionId(4242)).build());
+        ImportSstpb.IngestResponse lost = importer(t, leader).multiIngest(req.toBuilder().setContext(req.getContext().toBuilder().setRegionId(4242)).build());
         assertThat(lost.getError().getRegionNotFound().getRegionId()).isEqualTo(4242);
-        ImportSstpb.IngestResponse unknown = importer(leader).multiIngest(req.toBuilder().clearSsts().addSsts(meta(r, 0)).build());
+        ImportSstpb.IngestResponse unknown = importer(t, leader).multiIngest(req.toBuilder().clearSsts().addSsts(meta(r, 0)).build());
         assertThat(unknown.getError().hasStaleCommand()).isTrue();
         assertThat(unknown.getError().getMessage()).isEqualTo("The file which would be ingested doest not exist.");
-        assertThat(ClusterData.count(target.engine(), Cf.DEFAULT)).isZero();
+        assertThat(ClusterData.count(t.engine(), Cf.DEFAULT)).isZero();
 
         // the context's conf_ver is not checked (a normal request checks the version only); the meta's full epoch is
-        ImportSstpb.IngestResponse ok = importer(leader).multiIngest(req.toBuilder().setContext(req.getContext().toBuilder()
+        ImportSstpb.IngestResponse ok = importer(t, leader).multiIngest(req.toBuilder().setContext(req.getContext().toBuilder()
                 .setRegionEpoch(Metapb.RegionEpoch.newBuilder().setConfVer(r.confVer() + 5).setVersion(r.version()))).build());
         assertThat(ok.hasError()).as(ok.getError().getMessage()).isFalse();
-        assertThat(ClusterData.count(target.engine(), Cf.DEFAULT)).isEqualTo(file.getTotalKvs());
-        assertThat(target.stores()).allSatisfy(s -> assertThat(s.importer().staged()).isEmpty());
+        assertThat(ClusterData.count(t.engine(), Cf.DEFAULT)).isEqualTo(file.getTotalKvs());
+        assertThat(t.stores()).allSatisfy(s -> assertThat(s.importer().staged()).isEmpty());
         // ingesting the same uuid again: nothing staged any more
-        assertThat(importer(leader).multiIngest(req).getError().getMessage()).isEqualTo("The file which would be ingested doest not exist.");
+        assertThat(importer(t, leader).multiIngest(req).getError().getMessage()).isEqualTo("The file which would be ingested doest not exist.");
     }
 
     /** {@code check_sst_for_ingestion} (apply.rs:2768-2797): cf, the meta's region id and epoch; a refused file is deleted. */

@@ -159,8 +159,9 @@ class PdFacadeTest {
         assertThat(cluster.store(2).regions().get(r.id()).leaderStoreId()).isEqualTo(to);
     }
 
+    /** Over the wire on the real clock; expiry, TTL overflow and the remaining TTL on a test clock: {@code PdServiceTest}. */
     @Test
-    void gcSafePointsMoveForwardAndServiceSafePointsExpireOrAreRemoved() {
+    void gcSafePointsMoveForwardAndServiceSafePointsAreSetAndRemoved() {
         Pdpb.UpdateGCSafePointResponse g = pd.updateGCSafePoint(Pdpb.UpdateGCSafePointRequest.newBuilder().setHeader(h()).setSafePoint(100).build());
         assertThat(g.getNewSafePoint()).isEqualTo(100);
         assertThat(pd.updateGCSafePoint(Pdpb.UpdateGCSafePointRequest.newBuilder().setHeader(h()).setSafePoint(50).build()).getNewSafePoint()).isEqualTo(100);
@@ -294,7 +295,7 @@ class PdFacadeTest {
                 idle.add(new java.net.Socket(hp[0], Integer.parseInt(hp[1])));
             }
             // with every slot held by a connection that says nothing, the next one is closed at once
-            await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() -> {
+            await().atMost(java.time.Duration.ofSeconds(30)).untilAsserted(() -> {
                 try (java.net.Socket extra = new java.net.Socket(hp[0], Integer.parseInt(hp[1]))) {
                     extra.setSoTimeout(1000);
                     assertThat(extra.getInputStream().read()).isEqualTo(-1);
@@ -306,7 +307,7 @@ class PdFacadeTest {
             }
         }
         // slots come back as the silent connections go
-        await().atMost(java.time.Duration.ofSeconds(10)).untilAsserted(() ->
+        await().atMost(java.time.Duration.ofSeconds(30)).untilAsserted(() ->
                 assertThat(pd.getMembers(Pdpb.GetMembersRequest.getDefaultInstance()).getMembersCount()).isEqualTo(1));
     }
 

@@ -57,7 +57,7 @@ class CancelTest {
             ctx.cancel(null);
 
             Path scratch = tmp.resolve("data").resolve("backup-scratch");
-            await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
                 assertThat(server.endpoint().busyWorkers()).isZero();
                 assertThat(count(scratch)).isZero();
                 assertThat(anyTemp(out)).isFalse();
@@ -94,9 +94,9 @@ class CancelTest {
             BackupRequest slow = TestServers.txn(local(tmp.resolve("slow"))).setRateLimit(1).build();
             Context.CancellableContext ctx = Context.current().withCancellation();
             TestServers.startIgnoring(client, slow, ctx);
-            await().atMost(Duration.ofSeconds(5)).until(() -> server.endpoint().busyWorkers() > 0);
+            await().atMost(Duration.ofSeconds(20)).until(() -> server.endpoint().busyWorkers() > 0);
             ctx.cancel(null);
-            await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> {
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
                 assertThat(server.endpoint().busyWorkers()).isZero();
                 assertThat(anyTemp(tmp.resolve("slow"))).isFalse();
             });

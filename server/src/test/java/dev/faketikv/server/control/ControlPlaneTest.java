@@ -40,7 +40,11 @@ import org.tikv.kvproto.Brpb.BackupResponse;
 class ControlPlaneTest {
     static final String SEED = "txn:rows=2000,regions=4,value-size=30,seed=6";
 
-    /** One store for the class; {@link #reset} clears its rules, failpoints and journal before each test. */
+    /**
+     * One store for the class; {@link #reset} clears its rules, failpoints and journal before each test. Tests that
+     * change what {@code reset()} does not restore (config, splits, leaders, epochs) run on a store of their own
+     * ({@link #onOwnStore}), so a failure half-way cannot leak into the next test.
+     */
     static FakeTikv TIKV;
 
     static final ObjectMapper OM = new ObjectMapper();
@@ -56,6 +60,25 @@ class ControlPlaneTest {
     @BeforeEach
     void reset() {
         TIKV.reset();
+    }
+
+    interface Body {
+        void run() throws Exception;
+    }
+
+    /** Runs {@code body} with {@link #TIKV} and {@link #client} pointing at a fresh store of the same seed. */
+    static void onOwnStore(Body body) throws Exception {
+        FakeTikv shared = TIKV;
+        BackupClient sharedClient = client;
+        try (FakeTikv own = FakeTikv.builder().seed(SEED).set("backup.num-threads", 2).start();
+             BackupClient ownClient = new BackupClient(own.addr())) {
+            TIKV = own;
+            client = ownClient;
+            body.run();
+        } finally {
+            TIKV = shared;
+            client = sharedClient;
+        }
     }
 
     @AfterAll
@@ -86,6 +109,10 @@ class ControlPlaneTest {
 
     @Test
     void configIsReadableAndBackupKeysChangeOnline() throws Exception {
+        onOwnStore(this::configChecks);
+    }
+
+    void configChecks() throws Exception {
         JsonNode cfg = json("GET", "/config", null);
         assertThat(cfg.at("/backup/batch-size").asInt()).isEqualTo(8);
         assertThat(cfg.at("/backup/sst-max-size").asText()).isEqualTo("144MB");
@@ -106,6 +133,7 @@ class ControlPlaneTest {
         assertThat(http("POST", "/config", "{\"backup.nope\": 1}").body()).contains("backup.nope: unknown configuration key");
         assertThat(http("POST", "/config", "not json").statusCode()).isEqualTo(400);
         json("POST", "/config", "{\"backup\": {\"num-threads\": 2, \"batch-size\": 8}}");
+        assertThat(json("GET", "/config", null).at("/backup/batch-size").asInt()).isEqualTo(8);
     }
 
     @Test
@@ -195,7 +223,7 @@ class ControlPlaneTest {
     void aPausedFailpointHoldsTheSaveUntilItIsChanged() throws Exception {
         http("PUT", "/fail/backup_before_save", "pause");
         CompletableFuture<List<BackupResponse>> f = CompletableFuture.supplyAsync(ControlPlaneTest::backup);
-        await().atMost(Duration.ofSeconds(5)).until(() -> TIKV.server().endpoint().busyWorkers() > 0);
+        await().atMost(Duration.ofSeconds(20)).until(() -> TIKV.server().endpoint().busyWorkers() > 0);
         assertThat(f).isNotDone();
         http("PUT", "/fail/backup_before_save", "off");
         assertThat(f.get(10, TimeUnit.SECONDS)).hasSize(regions().size()).noneMatch(BackupResponse::hasError);
@@ -203,6 +231,10 @@ class ControlPlaneTest {
 
     @Test
     void regionsCanBeSplitMovedAndBumpedAndBackupsSeeItAtOnce() throws Exception {
+        onOwnStore(this::regionChecks);
+    }
+
+    void regionChecks() throws Exception {
         JsonNode list = json("GET", "/regions", null);
         assertThat(list).hasSize(regions().size());
         int before = regions().size();
@@ -386,8 +418,8 @@ class ControlPlaneTest {
         http("PUT", "/fail/backup_before_scan", "pause");
         io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
         TestServers.startIgnoring(client, TestServers.txn(TestServers.noop()).build(), ctx);
-        await().atMost(Duration.ofSeconds(5)).until(() -> TIKV.server().endpoint().busyWorkers() > 0);
+        await().atMost(Duration.ofSeconds(20)).until(() -> TIKV.server().endpoint().busyWorkers() > 0);
         ctx.cancel(null);
-        await().atMost(Duration.ofSeconds(2)).until(() -> TIKV.server().endpoint().busyWorkers() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> TIKV.server().endpoint().busyWorkers() == 0);
     }
 }

@@ -108,6 +108,37 @@ class ConfinementTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(get.statusCode()).isEqualTo(200);
             assertThat(tikv.server().faults().failPoints().list()).isEmpty();
+            // refused before the body is read: a body far over the limit still gets 403, not 413
+            HttpResponse<String> big = http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/faults"))
+                    .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[3 << 20])).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(big.statusCode()).isEqualTo(403);
+        }
+    }
+
+    @Test
+    void aStatusBodyOverOneMebibyteGets413AndChangesNothing() throws Exception {
+        try (FakeTikv tikv = FakeTikv.builder().seed("txn:rows=10").start()) {
+            HttpClient http = HttpClient.newHttpClient();
+            String rule = "[[rule]]\nname = \"big\"\nmatch = { region = 1 }\naction = \"stale_command\"\n";
+            // TOML comment padding up to exactly 1 MiB: accepted
+            String atLimit = rule + "#" + "x".repeat((1 << 20) - rule.length() - 2) + "\n";
+            assertThat(atLimit.getBytes(java.nio.charset.StandardCharsets.UTF_8)).hasSize(1 << 20);
+            HttpResponse<String> ok = http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/faults"))
+                    .PUT(HttpRequest.BodyPublishers.ofString(atLimit)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+            assertThat(tikv.server().faults().rules().rules()).hasSize(1);
+            // one byte more: 413, and the rules stay as they were
+            HttpResponse<String> over = http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/faults"))
+                    .PUT(HttpRequest.BodyPublishers.ofString(atLimit + " ")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(over.statusCode()).isEqualTo(413);
+            assertThat(over.body()).contains("request body over 1048576 bytes");
+            HttpResponse<String> clear = http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/faults"))
+                    .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(clear.statusCode()).isBetween(200, 299);
+            HttpResponse<String> overAgain = http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/faults"))
+                    .PUT(HttpRequest.BodyPublishers.ofString(atLimit + " ")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(overAgain.statusCode()).isEqualTo(413);
+            assertThat(tikv.server().faults().rules().rules()).isEmpty();
         }
     }
 }
