@@ -22,6 +22,7 @@ import dev.faketikv.server.metrics.BackupMetrics;
 import dev.faketikv.server.metrics.GrpcMetricsInterceptor;
 import dev.faketikv.server.pd.PdClient;
 import dev.faketikv.server.status.StatusServer;
+import dev.faketikv.server.storage.CloudFaults;
 import dev.faketikv.server.storage.ExternalStorages;
 import dev.faketikv.server.storage.S3Faults;
 import dev.faketikv.server.worker.LazyWorker;
@@ -307,11 +308,13 @@ public final class FakeTikvServer implements AutoCloseable {
     private Endpoint.StorageFactory defaultStorages() {
         TikvConfig config = configs.config();
         S3Faults faults = S3Faults.parse(config.get(TikvConfig.S3_FAULTS));
+        CloudFaults gcs = CloudFaults.parse("GCS", config.get(TikvConfig.GCS_FAULTS));
+        CloudFaults azure = CloudFaults.parse("Azure", config.get(TikvConfig.AZURE_FAULTS));
         Duration retry = config.get(TikvConfig.S3_RETRY_BASE_DELAY);
         return backend -> {
             String root = config.get(TikvConfig.LOCAL_ROOT);
             return ExternalStorages.create(backend, new ExternalStorages.Options(configs.backup().s3MultiPartSize(), retry,
-                    faults, root.isEmpty() ? null : Path.of(root)));
+                    faults, root.isEmpty() ? null : Path.of(root)).withCloudFaults(gcs, azure));
         };
     }
 
