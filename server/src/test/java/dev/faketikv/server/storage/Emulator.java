@@ -20,7 +20,9 @@ import java.util.regex.Pattern;
 
 /**
  * A cloud storage emulator run as a child process on a loopback port the emulator picks itself (port 0),
- * from the npm packages the build installs into {@code target/emulators} ({@code src/test/emulators}):
+ * from the npm packages the build installs into the project's {@code target/emulators} (system property
+ * {@code faketikv.emulators}; {@code src/test/emulators/install.sh}, started in the background by the parent
+ * build's first step, so the tests may have to wait for it to finish):
  * Azurite's Blob service for Azure, the Cloud Storage emulator of {@code firebase-tools} (its GCS JSON API,
  * started by {@code gcs-emulator.js} without the Firebase CLI, the rules runtime or any download) for GCS.
  *
@@ -29,7 +31,7 @@ import java.util.regex.Pattern;
  * {@code emulator.log} in the given folder. One instance per test class.
  */
 final class Emulator implements AutoCloseable {
-    static final Path HOME = Path.of("target", "emulators").toAbsolutePath();
+    static final Path HOME = Path.of(System.getProperty("faketikv.emulators", "../target/emulators")).toAbsolutePath().normalize();
     /** Azurite's account for the tests (a random key each run: the tests check it is never echoed). */
     static final String AZURE_ACCOUNT = "faketikv";
 
@@ -63,10 +65,7 @@ final class Emulator implements AutoCloseable {
     }
 
     private static Emulator start(Path dir, List<String> command, Map<String, String> env, Pattern ready) throws IOException {
-        if (!Files.isDirectory(HOME.resolve("node_modules"))) {
-            throw new IllegalStateException("the emulators are not installed in " + HOME
-                    + ": build with ./mvnw verify (without -DskipTests), which runs npm ci in target/emulators");
-        }
+        awaitInstalled();
         Files.createDirectories(dir);
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true);
         pb.environment().putAll(env);
@@ -102,6 +101,25 @@ final class Emulator implements AutoCloseable {
         } catch (RuntimeException e) {
             kill(p);
             throw e;
+        }
+    }
+
+    /**
+     * Waits for the background install the build started ({@code .installing} → {@code .installed} or
+     * {@code .failed}); fails at once when no install ran or is running.
+     */
+    private static void awaitInstalled() throws IOException {
+        await("npm ci of the emulators in " + HOME).atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(500))
+                .until(() -> !Files.exists(HOME.resolve(".installing")) || Files.exists(HOME.resolve(".installed"))
+                        || Files.exists(HOME.resolve(".failed")));
+        if (Files.exists(HOME.resolve(".failed"))) {
+            Path log = HOME.resolve("install.log");
+            throw new IllegalStateException("npm ci of the emulators failed in " + HOME + ": "
+                    + (Files.exists(log) ? Files.readString(log).strip() : "no install.log"));
+        }
+        if (!Files.exists(HOME.resolve(".installed"))) {
+            throw new IllegalStateException("the emulators are not installed in " + HOME
+                    + ": build from the project root with ./mvnw verify (without -DskipTests), whose first step installs them");
         }
     }
 
