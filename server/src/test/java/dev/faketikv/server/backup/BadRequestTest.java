@@ -105,8 +105,9 @@ class BadRequestTest {
         assertThat(client.backup(TestServers.txn(azure).build())).singleElement()
                 .satisfies(x -> assertThat(x.getError().getMsg()).contains("credential info not found"));
         Brpb.StorageBackend gcs = Brpb.StorageBackend.newBuilder().setGcs(Brpb.GCS.newBuilder().setBucket("b")).build();
-        assertThat(client.backup(TestServers.txn(gcs).build())).singleElement()
-                .satisfies(x -> assertThat(x.getError().getMsg()).contains("invalid bucket b"));
+        // TiKV 5.4 checks a GCS bucket name when it writes a file (gcs.rs `write`): every range answers the error
+        assertThat(client.backup(TestServers.txn(gcs).build())).isNotEmpty()
+                .allSatisfy(x -> assertThat(x.getError().getMsg()).contains("invalid bucket b"));
         Brpb.StorageBackend emptyLocal = Brpb.StorageBackend.newBuilder().setLocal(Brpb.Local.newBuilder()).build();
         assertThat(client.backup(TestServers.txn(emptyLocal).build())).singleElement()
                 .satisfies(x -> assertThat(x.getError().getMsg()).isEqualTo("Io(Os { code: 2, kind: NotFound, message: \"No such file or directory\" })"));
