@@ -106,8 +106,10 @@ class BadRequestTest {
                 .satisfies(x -> assertThat(x.getError().getMsg()).contains("credential info not found"));
         Brpb.StorageBackend gcs = Brpb.StorageBackend.newBuilder().setGcs(Brpb.GCS.newBuilder().setBucket("b")).build();
         // TiKV 5.4 checks a GCS bucket name when it writes a file (gcs.rs `write`): every range answers the error
+        // (ranges of other tests' seeded locks may answer their lock first; no range writes a file)
         assertThat(client.backup(TestServers.txn(gcs).build())).isNotEmpty()
-                .allSatisfy(x -> assertThat(x.getError().getMsg()).contains("invalid bucket b"));
+                .allSatisfy(x -> assertThat(x.hasError()).isTrue())
+                .anySatisfy(x -> assertThat(x.getError().getMsg()).contains("invalid bucket b"));
         Brpb.StorageBackend emptyLocal = Brpb.StorageBackend.newBuilder().setLocal(Brpb.Local.newBuilder()).build();
         assertThat(client.backup(TestServers.txn(emptyLocal).build())).singleElement()
                 .satisfies(x -> assertThat(x.getError().getMsg()).isEqualTo("Io(Os { code: 2, kind: NotFound, message: \"No such file or directory\" })"));

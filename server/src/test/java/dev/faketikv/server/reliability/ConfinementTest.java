@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.faketikv.client.BackupClient;
 import dev.faketikv.server.FakeTikv;
 import dev.faketikv.server.TestServers;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -108,10 +109,19 @@ class ConfinementTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(get.statusCode()).isEqualTo(200);
             assertThat(tikv.server().faults().failPoints().list()).isEmpty();
-            // refused before the body is read: a body far over the limit still gets 403, not 413
-            HttpResponse<String> big = http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/faults"))
-                    .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[3 << 20])).build(), HttpResponse.BodyHandlers.ofString());
-            assertThat(big.statusCode()).isEqualTo(403);
+            // refused before the body is read: a body far over the limit gets 403, not 413. The server answers and
+            // closes without reading 3 MiB, so the client may see its send reset before it reads the answer;
+            // either way nothing changed and the server still serves.
+            try {
+                HttpResponse<String> big = http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/faults"))
+                        .PUT(HttpRequest.BodyPublishers.ofByteArray(new byte[3 << 20])).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(big.statusCode()).isEqualTo(403);
+            } catch (IOException reset) {
+                // the connection was closed under the unread body: acceptable, checked below
+            }
+            assertThat(tikv.server().faults().rules().rules()).isEmpty();
+            assertThat(http.send(HttpRequest.newBuilder(URI.create(tikv.statusUrl() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(200);
         }
     }
 
