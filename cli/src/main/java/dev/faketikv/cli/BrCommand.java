@@ -81,7 +81,7 @@ public final class BrCommand implements Runnable {
         @Option(names = "--gcs.credentials-file", description = "GCS service-account key file (sent to the stores)")
         String gcsCredentialsFile = "";
 
-        @Option(names = "--azblob.endpoint", description = "Azure Blob endpoint URL (default https://ACCOUNT.blob.core.windows.net)")
+        @Option(names = "--azblob.endpoint", description = "Azure Blob endpoint URL (default: the account's address at blob.core.windows.net)")
         String azEndpoint = "";
 
         @Option(names = "--azblob.access-tier", description = "Azure access tier: Hot, Cool or Archive")

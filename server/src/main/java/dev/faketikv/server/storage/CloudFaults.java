@@ -101,7 +101,7 @@ public final class CloudFaults {
     Fault beforeCall() throws InterruptedException {
         calls.incrementAndGet();
         for (Rule r : rules) {
-            if (!take(r)) {
+            if (!S3Faults.take(r.remaining)) {
                 continue;
             }
             if (r.kind.equals("stall")) {
@@ -114,17 +114,6 @@ public final class CloudFaults {
         return null;
     }
 
-    private static boolean take(Rule r) {
-        while (true) {
-            long left = r.remaining.get();
-            if (left <= 0) {
-                return false;
-            }
-            if (left == Long.MAX_VALUE || r.remaining.compareAndSet(left, left - 1)) {
-                return true;
-            }
-        }
-    }
 
     /** The upload throttle, or null. */
     Limiter throttle() {

@@ -83,7 +83,7 @@ public final class S3Faults {
     /** Called before each S3 call: may sleep, may throw the injected error. */
     void beforeCall(String operation) throws InterruptedException {
         for (Rule r : rules) {
-            if (!take(r)) {
+            if (!take(r.remaining)) {
                 continue;
             }
             switch (r.kind) {
@@ -101,13 +101,14 @@ public final class S3Faults {
         }
     }
 
-    private static boolean take(Rule r) {
+    /** Takes one use of a rule ({@code Long.MAX_VALUE} = forever); false once it is used up. Shared with {@link CloudFaults}. */
+    static boolean take(AtomicLong remaining) {
         while (true) {
-            long left = r.remaining.get();
+            long left = remaining.get();
             if (left <= 0) {
                 return false;
             }
-            if (left == Long.MAX_VALUE || r.remaining.compareAndSet(left, left - 1)) {
+            if (left == Long.MAX_VALUE || remaining.compareAndSet(left, left - 1)) {
                 return true;
             }
         }
