@@ -37,7 +37,7 @@ import org.tikv.kvproto.Brpb.BackupResponse;
  * after the restart is complete and verified.
  */
 class CrashRecoveryTest {
-    static final String SEED = "txn:rows=100000,regions=12,value-size=100,long-ratio=0.1,long-value-size=600,seed=4";
+    static final String SEED = "txn:rows=40000,regions=12,value-size=100,long-ratio=0.1,long-value-size=600,seed=4";
     static final Pattern READY = Pattern.compile("fake-tikv ready: addr=(\\S+) status=(\\S+) .*");
 
     @TempDir

@@ -53,10 +53,10 @@ import org.tikv.txn.TwoPhaseCommitter;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class TikvClientJavaInteropTest {
     /**
-     * RawKV keys written: 20,000 by default to keep the class near a minute on a loaded 2-core box;
+     * RawKV keys written: 8,000 by default to keep the default suite within 5 minutes on a 2-core box;
      * {@code -Dfaketikv.interop.rawKeys=100000} runs the issue's 100,000 (about 12 s more).
      */
-    static final int RAW_KEYS = Integer.getInteger("faketikv.interop.rawKeys", 20_000);
+    static final int RAW_KEYS = Integer.getInteger("faketikv.interop.rawKeys", 8_000);
     static final int TXN_ROWS = Integer.getInteger("faketikv.interop.txnRows", 10_000);
 
     Path root;
@@ -331,19 +331,23 @@ class TikvClientJavaInteropTest {
         // backups (and then the two restores) run at once: disjoint key ranges, and br mostly waits
         FakeTikvCluster.Br rawBackup = cluster.brStart("backup", "raw", "-s", "local://" + rawDir, "--format", "raw", "--start", "raw", "--end", "rax");
         FakeTikvCluster.Br txnBackup = cluster.brStart("backup", "txn", "-s", "local://" + txnDir);
-        try (FakeTikvCluster second = new FakeTikvCluster(root.resolve("b"), 3)) {
+        // raw and txn data restore into clusters of their own: a restore splits regions at its files' ranges
+        // first (as BR 5.4 does), and a raw restore's split keys are raw keys, not memcomparable ones, which a
+        // txn checksum or scan over the same regions cannot read (API V1 keeps raw and txn data apart)
+        try (FakeTikvCluster second = new FakeTikvCluster(root.resolve("b"), 3);
+             FakeTikvCluster third = new FakeTikvCluster(root.resolve("c"), 3)) {
             rawBackup.await();
             txnBackup.await();
-            FakeTikvCluster.Br rawRestore = second.brStart("restore", "raw", "-s", "local://" + rawDir);
             FakeTikvCluster.Br txnRestore = second.brStart("restore", "txn", "-s", "local://" + txnDir);
-            rawRestore.await();
+            FakeTikvCluster.Br rawRestore = third.brStart("restore", "raw", "-s", "local://" + rawDir);
             txnRestore.await();
+            rawRestore.await();
             long t0 = System.nanoTime();
-            try (TiSession r = TiSession.create(rawConf(second.pd));
+            try (TiSession r = TiSession.create(rawConf(third.pd));
                  TiSession t = TiSession.create(TiConfiguration.createDefault(second.pd))) {
                 long sessionMillis = (System.nanoTime() - t0) / 1_000_000;
-                System.out.println("raw TiSession.create on a fresh cluster: " + sessionMillis + " ms");
-                assertThat(sessionMillis).as("raw TiSession.create (with warm-up) on a fresh cluster, ms").isLessThan(2_000);
+                System.out.println("raw + txn TiSession.create on fresh clusters: " + sessionMillis + " ms");
+                assertThat(sessionMillis).as("two TiSession.create (with warm-up) on fresh clusters, ms").isLessThan(4_000);
                 NavigableMap<String, String> rawBack = new TreeMap<>();
                 r.createRawClient().scan(bs("raw"), bs("rax")).forEach(p -> rawBack.put(p.getKey().toStringUtf8(), p.getValue().toStringUtf8()));
                 assertSameMap(rawBack, rawModel);

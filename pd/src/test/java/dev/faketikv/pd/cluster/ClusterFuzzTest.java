@@ -108,7 +108,7 @@ class ClusterFuzzTest {
         }
     }
 
-    @Property(tries = 3_000)
+    @Property(tries = 1_000)
     void randomBytesToEveryMethodGetAnAnswer(@ForAll byte[] bytes, @ForAll("methods") MethodDescriptor<?, ?> m) {
         MethodDescriptor<byte[], byte[]> raw = RawBytes.method(m.getFullMethodName(), MethodDescriptor.MethodType.UNARY);
         ManagedChannel ch = m.getServiceName().startsWith("pdpb") ? pd : store;
