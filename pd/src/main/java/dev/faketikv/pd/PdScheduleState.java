@@ -16,6 +16,7 @@ import java.util.TreeMap;
 import java.util.function.LongSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.LinkedHashMap;
 
 /**
  * PD 5.4's schedule configuration and its scheduler pause state, as the HTTP API shows and changes them
@@ -54,7 +55,7 @@ public final class PdScheduleState {
     private static final Pattern DURATION_PART = Pattern.compile("([0-9]*(?:\\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)");
 
     private final LongSupplier clockMillis;
-    private final Map<String, Kind> kinds = new java.util.LinkedHashMap<>();
+    private final Map<String, Kind> kinds = new LinkedHashMap<>();
     private ObjectNode schedule;
     /** Scheduler name → paused until (seconds since the epoch; 0 = running). */
     private final Map<String, Long> delayUntil = new TreeMap<>();

@@ -15,6 +15,8 @@ import org.slf4j.LoggerFactory;
 import org.tikv.kvproto.Metapb;
 import org.tikv.kvproto.PDGrpc;
 import org.tikv.kvproto.Pdpb;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 
 /**
  * The gRPC {@code pdpb.PD} facade: the subset of PD a BR client uses (GetMembers, Tso, GetAllStores,
@@ -385,7 +387,7 @@ public final class PdService extends PDGrpc.PDImplBase {
     // ---------------------------------------------------------------- scatter, operators, reset-ts
 
     /** Region id → kind of the scatter operator that finished on it; guarded by itself. */
-    private final Map<Long, String> finishedOperators = new java.util.LinkedHashMap<>(16, 0.75f, false) {
+    private final Map<Long, String> finishedOperators = new LinkedHashMap<>(16, 0.75f, false) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
             return size() > 100_000;
@@ -407,7 +409,7 @@ public final class PdService extends PDGrpc.PDImplBase {
         if (request.getRegionsIdCount() > 0) {
             int ops = 0;
             int failures = 0;
-            for (long id : new java.util.LinkedHashSet<>(request.getRegionsIdList())) {
+            for (long id : new LinkedHashSet<>(request.getRegionsIdList())) {
                 if (regions.get(id) == null) {
                     failures++;
                 } else {

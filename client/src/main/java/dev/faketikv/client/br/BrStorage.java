@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 import org.tikv.kvproto.Brpb;
+import java.util.Locale;
 
 /**
  * The backup destination as BR sees it ({@code -s local:///path}, {@code noop://}, {@code gcs://bucket/prefix},
@@ -72,7 +73,7 @@ public final class BrStorage {
      * backend only, reads and writes fail).
      */
     public static BrStorage parse(String url, Map<String, String> flags, UnaryOperator<String> env, Opener opener) {
-        String scheme = url.contains("://") ? url.substring(0, url.indexOf("://")).toLowerCase(java.util.Locale.ROOT) : "";
+        String scheme = url.contains("://") ? url.substring(0, url.indexOf("://")).toLowerCase(Locale.ROOT) : "";
         if (!scheme.equals("gcs") && !scheme.equals("gs") && !scheme.equals("azure") && !scheme.equals("azblob")) {
             return parse(url);
         }

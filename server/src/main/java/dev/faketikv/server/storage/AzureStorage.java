@@ -33,6 +33,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Pattern;
+import java.util.regex.Matcher;
 
 /**
  * {@code backup.AzureBlobStorage} (and {@code cloud_dynamic} with provider {@code azure}/{@code azblob}):
@@ -205,7 +208,7 @@ public final class AzureStorage implements ExternalStorage {
                 }
                 busy = "the resource is busy: " + text + ", retry later";
             } catch (IllegalStateException e) {
-                if (!(e.getCause() instanceof java.util.concurrent.TimeoutException)) {
+                if (!(e.getCause() instanceof TimeoutException)) {
                     throw new StorageException("InvalidInput", "upload block failed: " + message(e), e);
                 }
                 busy = "timeout after 15mins for complete in azure storage";
@@ -246,7 +249,7 @@ public final class AzureStorage implements ExternalStorage {
         }
     }
 
-    private static final java.util.regex.Pattern XML_MESSAGE = java.util.regex.Pattern.compile("<Message>([^<\\n]*)");
+    private static final Pattern XML_MESSAGE = Pattern.compile("<Message>([^<\\n]*)");
 
     /**
      * An Azure error as one line: status, error code and the service's own message from the XML body (not the
@@ -254,7 +257,7 @@ public final class AzureStorage implements ExternalStorage {
      */
     static String describe(BlobStorageException e) {
         String raw = e.getMessage() == null ? "" : e.getMessage();
-        java.util.regex.Matcher m = XML_MESSAGE.matcher(raw);
+        Matcher m = XML_MESSAGE.matcher(raw);
         String msg = m.find() ? m.group(1).trim() : raw.lines().findFirst().orElse("").trim();
         return "HTTP " + e.getStatusCode() + " " + (e.getErrorCode() == null ? "" : e.getErrorCode().toString()) + ": " + msg;
     }

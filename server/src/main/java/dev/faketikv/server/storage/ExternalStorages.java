@@ -13,6 +13,8 @@ import org.tikv.kvproto.Brpb.CloudDynamic;
 import org.tikv.kvproto.Brpb.GCS;
 import org.tikv.kvproto.Brpb.S3;
 import org.tikv.kvproto.Brpb.StorageBackend;
+import java.util.Set;
+import java.util.Map;
 
 /**
  * Builds the storage a request names: TiKV's {@code create_storage}
@@ -46,7 +48,7 @@ public final class ExternalStorages {
         }
     }
 
-    private static final java.util.Set<String> PROVIDERS = java.util.Set.of("s3", "aws", "gcp", "gcs", "azure", "azblob");
+    private static final Set<String> PROVIDERS = Set.of("s3", "aws", "gcp", "gcs", "azure", "azblob");
 
     private ExternalStorages() {}
 
@@ -166,7 +168,7 @@ public final class ExternalStorages {
     /** {@code cloud_dynamic}: bucket fields, the rest from attrs (same names as {@code backup.S3}'s fields). */
     static S3Storage.Config s3Config(CloudDynamic cd) {
         Bucket b = cd.getBucket();
-        java.util.Map<String, String> a = cd.getAttrsMap();
+        Map<String, String> a = cd.getAttrsMap();
         return new S3Storage.Config(b.getEndpoint(), b.getRegion(), b.getBucket(), b.getPrefix(), b.getStorageClass(),
                 a.getOrDefault("sse", ""), a.getOrDefault("sse_kms_key_id", ""), a.getOrDefault("acl", ""),
                 a.getOrDefault("access_key", ""), a.getOrDefault("secret_access_key", ""),
@@ -181,7 +183,7 @@ public final class ExternalStorages {
     /** {@code cloud_dynamic} for GCS: bucket fields, {@code predefined_acl} and {@code credentials_blob} from attrs (gcs.rs:50-77). */
     static GcsStorage.Config gcsConfig(CloudDynamic cd) {
         Bucket b = cd.getBucket();
-        java.util.Map<String, String> a = cd.getAttrsMap();
+        Map<String, String> a = cd.getAttrsMap();
         return new GcsStorage.Config(b.getEndpoint(), b.getBucket(), b.getPrefix(), b.getStorageClass(),
                 a.getOrDefault("predefined_acl", ""), a.getOrDefault("credentials_blob", ""));
     }
@@ -194,7 +196,7 @@ public final class ExternalStorages {
     /** {@code cloud_dynamic} for Azure: bucket fields, {@code account_name} and {@code shared_key} from attrs (azblob.rs:114-127). */
     static AzureStorage.Config azureConfig(CloudDynamic cd) {
         Bucket b = cd.getBucket();
-        java.util.Map<String, String> a = cd.getAttrsMap();
+        Map<String, String> a = cd.getAttrsMap();
         return new AzureStorage.Config(b.getEndpoint(), b.getBucket(), b.getPrefix(), b.getStorageClass(),
                 a.getOrDefault("account_name", ""), a.getOrDefault("shared_key", ""));
     }

@@ -29,6 +29,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import java.util.concurrent.Callable;
 
 /**
  * {@code backup.GCS} (and {@code cloud_dynamic} with provider {@code gcp}/{@code gcs}): TiKV 5.4's
@@ -324,7 +325,7 @@ public final class GcsStorage implements ExternalStorage {
     }
 
     /** Runs one GCS call with TiKV's retries; the final failure becomes TiKV's error. */
-    <T> T retry(String op, String key, String uri, java.util.concurrent.Callable<T> call) throws IOException {
+    <T> T retry(String op, String key, String uri, Callable<T> call) throws IOException {
         long delayMs = retryBase.toMillis();
         for (int attempt = 1; ; attempt++) {
             try {

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongSupplier;
+import java.util.Arrays;
 
 /**
  * The persisted map of regions: what TiKV's {@code RegionInfoAccessor} answers
@@ -34,7 +36,7 @@ public final class RegionMap {
     private static final byte[] NEXT_ID_KEY = "next-id".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     private static final byte REGION_KEY_PREFIX = 'r';
     private static final int RECORD_VERSION = 1;
-    private static final Comparator<byte[]> UNSIGNED = java.util.Arrays::compareUnsigned;
+    private static final Comparator<byte[]> UNSIGNED = Arrays::compareUnsigned;
 
     private final Engine engine;
     private final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
@@ -270,7 +272,7 @@ public final class RegionMap {
     @FunctionalInterface
     public interface BulkChange {
         /** The new region (same id and range), or {@code r} itself when it stays as it is. */
-        Region apply(int index, Region r, java.util.function.LongSupplier newId);
+        Region apply(int index, Region r, LongSupplier newId);
     }
 
     /**
@@ -286,8 +288,8 @@ public final class RegionMap {
             for (Region r : new ArrayList<>(byStart.values())) {
                 Region n = f.apply(i++, r, () -> nextId++);
                 if (n != r) {
-                    if (n.id() != r.id() || !java.util.Arrays.equals(n.startKey(), r.startKey())
-                            || !java.util.Arrays.equals(n.endKey(), r.endKey())) {
+                    if (n.id() != r.id() || !Arrays.equals(n.startKey(), r.startKey())
+                            || !Arrays.equals(n.endKey(), r.endKey())) {
                         throw new IllegalArgumentException("a bulk change must keep the id and range of region " + r.id());
                     }
                     changed.add(n);
