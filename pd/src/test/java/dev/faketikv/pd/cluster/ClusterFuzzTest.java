@@ -17,10 +17,12 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCalls;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -29,6 +31,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
+import org.awaitility.Awaitility;
 import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.ImportSSTGrpc;
 import org.tikv.kvproto.ImportSstpb;
@@ -53,7 +56,7 @@ class ClusterFuzzTest {
     static Brpb.BackupMeta meta;
     static TreeMap<String, String> before;
     static int threadsBefore;
-    static final java.util.concurrent.atomic.AtomicInteger staged = new java.util.concurrent.atomic.AtomicInteger();
+    static final AtomicInteger staged = new AtomicInteger();
 
     static final List<MethodDescriptor<?, ?>> UNARY = List.of(ImportSSTGrpc.getDownloadMethod(), ImportSSTGrpc.getIngestMethod(),
             ImportSSTGrpc.getMultiIngestMethod(), ImportSSTGrpc.getSwitchModeMethod(), ImportSSTGrpc.getSetDownloadSpeedLimitMethod(),
@@ -96,7 +99,7 @@ class ClusterFuzzTest {
                         .backoffScale(0.01).build());
                 ClusterData.assertSame(ClusterData.rawView(fresh.engine(), Cf.DEFAULT), before);
             }
-            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(30))
+            Awaitility.await().atMost(Duration.ofSeconds(30))
                     .untilAsserted(() -> assertThat(Thread.activeCount()).isLessThanOrEqualTo(threadsBefore + 16));
             try (var s = Files.list(sandbox)) {
                 assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("root", "data");
@@ -156,6 +159,11 @@ class ClusterFuzzTest {
     void randomDownloadsAndIngestsAreAnsweredAndIngestNothing(@ForAll("downloads") ImportSstpb.DownloadRequest d, @ForAll long region,
                                                               @ForAll int epoch) {
         var stub = ImportSSTGrpc.newBlockingStub(store).withDeadlineAfter(10, TimeUnit.SECONDS);
+        // the random-bytes property may have set a speed limit of a few bytes per second on this store (a valid
+        // SetDownloadSpeedLimit is one varint), which a real file's Download then obeys for minutes, as TiKV's would:
+        // lift it, so a slow answer here means a slow importer
+        stub.setDownloadSpeedLimit(ImportSstpb.SetDownloadSpeedLimitRequest.newBuilder().setSpeedLimit(0).build());
+        assertThat(cluster.store(1).importer().speedLimit()).isZero();
         ImportSstpb.DownloadResponse r = stub.download(d);
         assertThat(r.hasError() || r.getIsEmpty() || r.hasRange()).isTrue();
         if (r.hasRange()) {
