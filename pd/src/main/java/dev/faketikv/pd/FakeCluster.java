@@ -285,6 +285,20 @@ public final class FakeCluster implements AutoCloseable {
         directory.setState(storeId, state);
     }
 
+    /**
+     * Test seam: from now on PD reports {@code address} for store {@code storeId} ({@code GetStore},
+     * {@code GetAllStores}), e.g. a stand-in in front of the store; the store keeps serving at its own
+     * {@link FakeTikvServer#addr()}, and keeps the state PD gave it.
+     */
+    public void advertiseStoreAddress(long storeId, String address) {
+        store(storeId);
+        for (Metapb.Store s : directory.all()) {
+            if (s.getId() == storeId) {
+                directory.putStore(s.toBuilder().setAddress(address).build());
+            }
+        }
+    }
+
     /** The lines {@code serve} prints: the cluster's, then one per store. */
     public List<String> readyLines() {
         List<String> lines = new ArrayList<>();
