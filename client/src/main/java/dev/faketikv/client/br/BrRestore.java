@@ -50,8 +50,9 @@ import org.tikv.kvproto.Metapb;
  *   <li>per range of files (the write and default SSTs of one backup response): the rewritten range's
  *       regions from PD ({@code ScanRegions}); per region: {@code Download} of each file on every peer's store
  *       (range clipped to the region; txn: memcomparable-encoded, end inclusive; raw: end exclusive), then
- *       {@code MultiIngest} of the non-empty ones on the leader. NotLeader → the hinted or PD's leader;
- *       EpochNotMatch → regions re-scanned; up to 16 attempts with backoff (40 ms doubling to 10 s);
+ *       {@code MultiIngest} of the non-empty ones on the leader (a store without MultiIngest: {@code Ingest}
+ *       file by file). NotLeader → the hinted or PD's leader; EpochNotMatch and the other region errors but
+ *       KeyNotInRegion → regions re-scanned; up to 16 attempts with backoff (40 ms doubling to 10 s) ({@link #ingest});
  *   <li>{@code SwitchMode(Normal)} at the end, also on failure;
  *   <li>unless {@code checksum(false)} (BR's {@code --checksum=false}): the stores count what the restored
  *       ranges hold and it must equal the backupmeta ({@link RestoreChecksum}; BR's text on a mismatch). The
@@ -320,6 +321,8 @@ public final class BrRestore {
     /** The ranges restored, in user-key form after rewrite: what the checksum counts. */
     private final List<RestoreChecksum.Span> restored = new CopyOnWriteArrayList<>();
     private ExecutorService peers;
+    /** False once a store answered the empty {@code MultiIngest} probe with UNIMPLEMENTED: files go in with {@code Ingest}. */
+    private volatile boolean multiIngest = true;
 
     private BrRestore(Options o) {
         this.o = o;
@@ -431,17 +434,26 @@ public final class BrRestore {
                 (System.nanoTime() - t0) / 1_000_000, retriedCount.get(), status);
     }
 
-    /** The empty {@code MultiIngest} probe and the download speed limit on every store, as BR does before restoring. */
+    /**
+     * The empty {@code MultiIngest} probe and the download speed limit on every store, as BR does before restoring.
+     * The probe goes to the stores in order and stops at the first that answers UNIMPLEMENTED (a TiKV before 5.0):
+     * then every file is ingested on its own with {@code Ingest} (pingcap/br {@code pkg/restore/import.go}
+     * {@code importClient.SupportMultiIngest}, {@code FileImporter.ingestSSTs}; {@code client.go}
+     * {@code drainFilesByRange}). Any other failure of the probe fails the restore.
+     */
     private void prepare(List<Metapb.Store> stores) {
         for (Metapb.Store s : stores) {
             try {
                 importer(s.getId()).multiIngest(ImportSstpb.MultiIngestRequest.getDefaultInstance());
             } catch (StatusRuntimeException e) {
                 if (e.getStatus().getCode() == Status.Code.UNIMPLEMENTED) {
-                    throw new BrException("tikv node doesn't support multi ingest. (store id " + s.getId() + ")");
+                    multiIngest = false;
+                    break;
                 }
                 throw new BrException("failed to check multi ingest support: " + BrErrors.oneLine(e.getStatus()));
             }
+        }
+        for (Metapb.Store s : stores) {
             if (o.rateLimitMiB() > 0) {
                 importer(s.getId()).setDownloadSpeedLimit(ImportSstpb.SetDownloadSpeedLimitRequest.newBuilder()
                         .setSpeedLimit(o.rateLimitMiB() * 1024 * 1024).build());
@@ -737,9 +749,17 @@ public final class BrRestore {
                 metas.add(sst);
             }
         }
-        if (!metas.isEmpty()) {
+        if (metas.isEmpty()) {
+            return;
+        }
+        if (multiIngest) {
             ingests.incrementAndGet();
             ingest(region, metas);
+            return;
+        }
+        for (ImportSstpb.SSTMeta m : metas) {
+            ingests.incrementAndGet();
+            ingest(region, List.of(m));
         }
     }
 
@@ -803,29 +823,50 @@ public final class BrRestore {
     }
 
     /**
-     * {@code MultiIngest} on the leader; NotLeader follows the hinted (or PD's) leader up to
-     * {@link #INGEST_ATTEMPTS} times; errors a fresh look at the regions may fix throw {@link RetryException}.
+     * {@code MultiIngest} (or, when a store lacks it, {@code Ingest} of the one file) on the leader, as BR 5.4's
+     * {@code FileImporter.Import} (pingcap/br {@code pkg/restore/import.go}; which errors are retried:
+     * {@code pkg/restore/backoff.go} {@code importerBackoffer.NextBackoff}):
+     * <ul>
+     *   <li>NotLeader: the hinted leader, else PD's (slow path; a region whose epoch changed meanwhile is
+     *       EpochNotMatch, {@code checkRegionEpoch}). BR follows NotLeader without end; here after
+     *       {@link #INGEST_ATTEMPTS} answers the restore fails with {@code ErrKVIngestFailed};
+     *   <li>EpochNotMatch, and every region error but KeyNotInRegion ({@code ErrKVIngestFailed}: ServerIsBusy,
+     *       RegionNotFound, StaleCommand, DiskFull, a bare message, ...): {@link RetryException}, a fresh look at
+     *       the regions;
+     *   <li>KeyNotInRegion: fails at once ({@code ErrKVKeyNotInRegion} is not among BR's retryable errors);
+     *   <li>a failed call (any gRPC status): {@link RetryException}.
+     * </ul>
      */
     private void ingest(PdClient.RegionInfo region, List<ImportSstpb.SSTMeta> metas) {
         Metapb.Region r = region.region();
         Metapb.Peer leader = region.leader();
+        String method = multiIngest ? "MultiIngest" : "Ingest";
         for (int attempt = 1; ; attempt++) {
             Kvrpcpb.Context ctx = Kvrpcpb.Context.newBuilder().setRegionId(r.getId()).setRegionEpoch(r.getRegionEpoch()).setPeer(leader).build();
             ImportSstpb.IngestResponse resp;
             try {
-                resp = importer(leader.getStoreId()).multiIngest(ImportSstpb.MultiIngestRequest.newBuilder().setContext(ctx).addAllSsts(metas).build());
+                resp = multiIngest
+                        ? importer(leader.getStoreId()).multiIngest(ImportSstpb.MultiIngestRequest.newBuilder().setContext(ctx).addAllSsts(metas).build())
+                        : importer(leader.getStoreId()).ingest(ImportSstpb.IngestRequest.newBuilder().setContext(ctx).setSst(metas.get(0)).build());
             } catch (StatusRuntimeException ex) {
-                throw new RetryException("MultiIngest on store " + leader.getStoreId() + ": " + BrErrors.oneLine(ex.getStatus()));
+                throw new RetryException(method + " on store " + leader.getStoreId() + ": " + BrErrors.oneLine(ex.getStatus()));
             }
             if (!resp.hasError()) {
                 return;
             }
             Errorpb.Error err = resp.getError();
-            if (err.hasNotLeader() && attempt < INGEST_ATTEMPTS) {
+            if (err.hasNotLeader()) {
+                if (attempt >= INGEST_ATTEMPTS) {
+                    throw new BrException("[BR:KV:ErrKVIngestFailed]ingest failed on store " + leader.getStoreId() + " region " + r.getId()
+                            + ": no leader after " + attempt + " attempts: " + err.getMessage());
+                }
                 retriedCount.incrementAndGet();
                 Metapb.Peer hinted = err.getNotLeader().hasLeader() ? err.getNotLeader().getLeader() : null;
                 if (hinted == null) {
                     PdClient.RegionInfo fresh = pd.regionById(r.getId());
+                    if (fresh != null && !fresh.region().getRegionEpoch().equals(r.getRegionEpoch())) {
+                        throw new RetryException("[BR:KV:ErrKVEpochNotMatch]epoch not match: region " + r.getId() + " changed while its leader moved");
+                    }
                     hinted = fresh == null ? null : fresh.leader();
                 }
                 if (hinted == null) {
@@ -838,12 +879,10 @@ public final class BrRestore {
                 throw new RetryException("[BR:KV:ErrKVEpochNotMatch]epoch not match: " + err.getMessage());
             }
             if (err.hasKeyNotInRegion()) {
-                throw new RetryException("[BR:KV:ErrKVKeyNotInRegion]key not in region: " + err.getMessage());
+                throw new BrException("[BR:KV:ErrKVKeyNotInRegion]key not in region: store " + leader.getStoreId() + " region " + r.getId()
+                        + ": " + err.getMessage());
             }
-            if (err.hasRegionNotFound() || err.hasServerIsBusy() || err.hasStaleCommand()) {
-                throw new RetryException("ingest: " + err.getMessage());
-            }
-            throw new BrException("[BR:KV:ErrKVIngestFailed]ingest failed on store " + leader.getStoreId() + " region " + r.getId() + ": "
+            throw new RetryException("[BR:KV:ErrKVIngestFailed]ingest failed on store " + leader.getStoreId() + " region " + r.getId() + ": "
                     + err.getMessage());
         }
     }
@@ -862,11 +901,32 @@ public final class BrRestore {
                 }
             } catch (StatusRuntimeException e) {
                 last = BrErrors.oneLine(e.getStatus());
+                if (!retryableStatus(e.getStatus(), last)) {
+                    break;
+                }
             }
             retriedCount.incrementAndGet();
             sleep(Math.min(4000, 1000L << (attempt - 1)));
         }
         throw new BrException("[BR:KV:ErrKVDownloadFailed]download " + req.getName() + " on store " + storeId + " failed: " + last);
+    }
+
+    /** BR's {@code retryableServerError} phrases (pingcap/br {@code pkg/utils/retry.go}). */
+    private static final List<String> RETRYABLE_SERVER_ERRORS = List.of("server closed", "connection refused", "connection reset by peer",
+            "channel closed", "error trying to connect", "connection closed before message completed", "body write aborted",
+            "error during dispatch");
+
+    /**
+     * Whether BR retries a failed Download call ({@code importerBackoffer.NextBackoff}, pingcap/br
+     * {@code pkg/restore/backoff.go}): UNAVAILABLE and ABORTED, or a message with one of BR's retryable phrases;
+     * any other status ends the download at once.
+     */
+    static boolean retryableStatus(Status status, String text) {
+        if (status.getCode() == Status.Code.UNAVAILABLE || status.getCode() == Status.Code.ABORTED) {
+            return true;
+        }
+        String lower = text.toLowerCase(Locale.ROOT);
+        return RETRYABLE_SERVER_ERRORS.stream().anyMatch(lower::contains);
     }
 
     private void sleep(long ms) {
