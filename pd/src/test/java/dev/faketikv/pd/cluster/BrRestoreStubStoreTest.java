@@ -8,6 +8,7 @@ import dev.faketikv.client.br.BrException;
 import dev.faketikv.client.br.BrRestore;
 import dev.faketikv.client.br.BrStorage;
 import dev.faketikv.engine.Cf;
+import dev.faketikv.engine.region.Region;
 import dev.faketikv.pd.FakeCluster;
 import io.grpc.Status;
 import java.nio.file.Path;
@@ -157,6 +158,31 @@ class BrRestoreStubStoreTest {
             assertThat(r.retried()).isGreaterThanOrEqualTo(answeredNotLeader);
             assertThat(pdCalls(b, "GetRegionByID") - byIdBefore).isGreaterThanOrEqualTo(answeredNotLeader);
             assertThat(b.store(1).importer().staged()).isEmpty();
+        }
+    }
+
+    @Test
+    void notLeaderWithoutAHintForARegionThatChangedMeanwhileIsEpochNotMatch() throws Exception {
+        try (FakeCluster b = FakeCluster.builder().stores(3).start(); StubStore s1 = StubStore.inFrontOf(b, 1);
+             StubStore s2 = StubStore.inFrontOf(b, 2)) {
+            // the leader moved and the region split (a version bump) before the hintless NotLeader: BR compares PD's
+            // region with the one it downloaded for (checkRegionEpoch) and starts over instead of sending the new
+            // leader an ingest with the old epoch
+            s1.onMultiIngest((q, n, real) -> {
+                Region now = b.regions().get(q.getContext().getRegionId());
+                if (q.getSstsCount() == 0 || now.leaderStoreId() != 1) {
+                    return null;
+                }
+                b.transferLeader(now.id(), 2);
+                b.regions().setEpoch(now.id(), now.confVer(), now.version() + 1);
+                return ImportSstpb.IngestResponse.newBuilder().setError(notLeaderNoHint(now.id())).build();
+            });
+            BrRestore.Result r = BrRestore.run(restore(b, raw).build());
+            ClusterData.assertSame(ClusterData.rawView(b.engine(), Cf.DEFAULT), rawSource);
+            assertThat(carryingFiles(s1)).isNotEmpty();
+            assertThat(r.retried()).isGreaterThanOrEqualTo(carryingFiles(s1).size());
+            assertThat(carryingFiles(s2)).isNotEmpty().allSatisfy(q -> assertThat(q.getContext().getRegionEpoch().getVersion())
+                    .isEqualTo(b.regions().get(q.getContext().getRegionId()).version()));
         }
     }
 
