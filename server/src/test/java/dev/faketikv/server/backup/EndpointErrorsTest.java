@@ -200,7 +200,10 @@ class EndpointErrorsTest {
         return m.find() ? (long) Double.parseDouble(m.group(1)) : 0;
     }
 
-    /** endpoint.rs {@code Runnable::run}: a task whose client left while it waited is dropped before any work. */
+    /**
+     * endpoint.rs {@code Runnable::run} (endpoint.rs:989-993 at b5262299): a task whose client left while it
+     * waited is dropped before any work, so its storage is never even created.
+     */
     @Test
     void aTaskCancelledWhileQueuedIsDroppedWithoutTouchingStorage() throws Exception {
         Doors doors = new Doors();
@@ -234,8 +237,8 @@ class EndpointErrorsTest {
     }
 
     /**
-     * endpoint.rs {@code handle_backup_task}: storage creation that fails answers one response carrying the
-     * error and ends the stream with OK; here the factory throws an unchecked exception (a bug), which
+     * endpoint.rs {@code handle_backup_task} (endpoint.rs:951-961 at b5262299): storage creation that fails
+     * answers one response carrying the error and ends the stream with OK; here the factory throws an unchecked exception (a bug), which
      * {@code Endpoint.run}'s catch turns into the same answer.
      */
     @Test
@@ -414,7 +417,7 @@ class EndpointErrorsTest {
      */
     @Test
     void theScanThrottleHoldsAThreadToItsRateAndACancelEndsItsWait() throws Exception {
-        SeedSpec small = SeedSpec.parse("txn:rows=12,regions=1,value-size=100,table-id=10,seed=8");
+        SeedSpec small = SeedSpec.parse("txn:rows=8,regions=1,value-size=100,table-id=10,seed=8");
         SeedSpec big = SeedSpec.parse("txn:rows=2000,regions=1,value-size=100,table-id=20,seed=9");
         int rate = 2048;
         try (FakeTikvServer server = start(new Doors(), List.of(small.text(), big.text()),
@@ -422,15 +425,15 @@ class EndpointErrorsTest {
              BackupClient client = new BackupClient(server.addr())) {
             Path out = tmp.resolve("small");
             BackupRequest req = TestServers.txn(local(out)).setStartKey(bs(DataGenerator.txnRowKey(small, 0)))
-                    .setEndKey(bs(after(DataGenerator.txnRowKey(small, 11)))).build();
+                    .setEndKey(bs(after(DataGenerator.txnRowKey(small, 7)))).build();
             long t0 = System.nanoTime();
             List<BackupResponse> r = client.backup(req);
             double secs = (System.nanoTime() - t0) / 1e9;
             assertThat(problems(req, r, out)).isEmpty();
-            assertThat(TestServers.totalKvs(r)).isEqualTo(12);
+            assertThat(TestServers.totalKvs(r)).isEqualTo(8);
             long bytes = r.stream().flatMap(x -> x.getFilesList().stream()).mapToLong(f -> f.getTotalBytes()).sum();
             double floor = (bytes - 0.1 * rate) / rate;
-            assertThat(floor).isGreaterThan(0.5);
+            assertThat(floor).isGreaterThan(0.3);
             assertThat(secs).as("%d logical bytes at %d B/s", bytes, rate).isGreaterThanOrEqualTo(floor * 0.9);
 
             // the big table's first batch (~130 KB) owes about a minute; the client leaves while it is owed
@@ -465,11 +468,11 @@ class EndpointErrorsTest {
             assertThat(call.status().getCode()).isEqualTo(Status.Code.CANCELLED);
 
             long t0 = System.nanoTime();
-            int abandoned = server.endpoint().close(Duration.ofMillis(300), Duration.ofMillis(300));
+            int abandoned = server.endpoint().close(Duration.ofMillis(150), Duration.ofMillis(150));
             Duration took = Duration.ofNanos(System.nanoTime() - t0);
             assertThat(abandoned).isGreaterThanOrEqualTo(1);
             assertThat(doors.writeInterrupted).isTrue();
-            assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(600)).isLessThan(BOUND);
+            assertThat(took).isGreaterThanOrEqualTo(Duration.ofMillis(300)).isLessThan(BOUND);
 
             long t1 = System.nanoTime();
             assertThat(server.endpoint().close(Duration.ofSeconds(30), Duration.ofSeconds(10))).isZero();
