@@ -62,7 +62,9 @@ import org.tikv.kvproto.Kvrpcpb.APIVersion;
  * <p>Lifecycle (grpc-java's {@code ServerImpl} shape): the constructor ({@code Endpoint::new}, one
  * {@link Deps} as TiKV takes one config struct) only builds the pools, whose threads start lazily;
  * {@link #start()} empties the scratch folder and starts the {@link SoftLimitKeeper}, once;
- * {@link #close()} stops the pools.
+ * {@link #close()} stops the pools. A task that runs after the close, or whose scan workers the closed pool
+ * refuses, fails with {@code INVALID_ARGUMENT "Stopped(..)"}, what TiKV's service answers when its endpoint
+ * is stopped ({@code service.rs}:40-41 at b5262299), never with an empty OK stream.
  *
  * <p>Threading: {@code run} is called on the background worker, one task at a time; everything else is
  * thread-safe.
@@ -71,6 +73,12 @@ public final class Endpoint implements Runnable<Task>, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Endpoint.class);
     /** raftstore's {@code MAX_REGIONS_IN_ERROR}. */
     private static final int MAX_REGIONS_IN_ERROR = 10;
+    /** How long {@link #close()} lets running save jobs finish before interrupting them. */
+    static final Duration CLOSE_GRACE = Duration.ofSeconds(30);
+    /** How long {@link #close()} waits for interrupted save jobs before abandoning them. */
+    static final Duration CLOSE_AFTER_INTERRUPT = Duration.ofSeconds(10);
+    /** TiKV's {@code ScheduleError::Stopped} in Debug form, the gRPC status text of a stopped endpoint. */
+    private static final String STOPPED = "Stopped(..)";
 
     /** Creates the storage a request names (injectable for tests and later backends). */
     @FunctionalInterface
@@ -146,6 +154,8 @@ public final class Endpoint implements Runnable<Task>, AutoCloseable {
     private final ThreadLocal<Limiter> scanLimiter;
     /** Set by the one {@link #start()} allowed. */
     private final AtomicBoolean started = new AtomicBoolean();
+    /** Set by the first {@link #close()}. */
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     public Endpoint(Deps deps) {
         Objects.requireNonNull(deps, "deps");
@@ -215,6 +225,13 @@ public final class Endpoint implements Runnable<Task>, AutoCloseable {
             task.sink().release();
             return;
         }
+        if (closed.get()) {
+            // the scan pool is gone (and must not be rebuilt over a closing engine): answer as a stopped endpoint
+            LOG.warn("backup endpoint closed, refusing {}", task);
+            task.sink().fail(Status.Code.INVALID_ARGUMENT, STOPPED);
+            task.sink().release();
+            return;
+        }
         LOG.info("run backup task {}", task);
         long t0 = System.nanoTime();
         trace.step(task.number(), "run on the backup-endpoint worker: %s", task);
@@ -265,6 +282,9 @@ public final class Endpoint implements Runnable<Task>, AutoCloseable {
             try {
                 controlPool.current().execute(new ScanWorker(ctx));
             } catch (RejectedExecutionException e) {
+                // the endpoint closed under this task: not an empty OK stream (as if this store held
+                // nothing in the range) but what service.rs:40-41 answers when the endpoint is stopped
+                task.sink().fail(Status.Code.INVALID_ARGUMENT, STOPPED);
                 task.sink().release();
             }
         }
@@ -319,21 +339,42 @@ public final class Endpoint implements Runnable<Task>, AutoCloseable {
             throw new RegionErrorException(Errorpb.Error.newBuilder().setMessage(msg).build(), null);
         }
         if (cur.version() != sent.version()) {
-            // raftstore's collect_sibling_region with right-derived splits: the regions split off to the
-            // left, walking left, as many as the version moved on, at most MAX_REGIONS_IN_ERROR
-            long siblings = Math.min(MAX_REGIONS_IN_ERROR, Math.max(0, cur.version() - sent.version()));
-            List<Region> left = new ArrayList<>();
-            Region r = cur;
-            for (long i = 0; i < siblings && r.startKey().length > 0; i++) {
-                r = regions.leftOf(r);
-                if (r == null) {
-                    break;
-                }
-                left.add(r);
-            }
-            throw RegionErrorException.epochNotMatch(cur, left, sent.confVer(), sent.version());
+            throw RegionErrorException.epochNotMatch(cur, siblings(cur, sent.version()), sent.confVer(), sent.version());
         }
         return engine.snapshot();
+    }
+
+    /**
+     * raftstore's {@code collect_sibling_region} with right-derived splits (fsm/peer.rs:3848-3887 at
+     * b5262299): walking left from {@code cur}, nearest first, at most {@code MAX_REGIONS_IN_ERROR} regions,
+     * until as many versions as {@code cur} moved past {@code requested} are accounted for; a region at a
+     * version at or above the highest seen so far widens the count by the difference (A split into B, A,
+     * then B into C, B). None when the requester's version is not behind.
+     */
+    private List<Region> siblings(Region cur, long requested) {
+        List<Region> left = new ArrayList<>();
+        long maxVersion = cur.version();
+        if (requested >= maxVersion) {
+            return left;
+        }
+        long collect = maxVersion - requested;
+        Region r = cur;
+        for (int i = 0; i < MAX_REGIONS_IN_ERROR; i++) {
+            r = regions.leftOf(r);
+            if (r == null) {
+                break;
+            }
+            collect--;
+            if (r.version() >= maxVersion) {
+                collect += r.version() - maxVersion;
+                maxVersion = r.version();
+            }
+            left.add(r);
+            if (collect == 0) {
+                break;
+            }
+        }
+        return left;
     }
 
     long storeId() {
@@ -411,21 +452,43 @@ public final class Endpoint implements Runnable<Task>, AutoCloseable {
     /**
      * Stops the pools and waits for their workers, so no scan holds a snapshot or iterator when the
      * engine closes next. Call after the gRPC server stopped (its calls are then cancelled, so workers
-     * stop at their next check); queued save jobs still run and, seeing the cancel, only clean up.
+     * stop at their next check); queued save jobs still run and, seeing the cancel, only clean up. A save
+     * still running after {@link #CLOSE_GRACE} is interrupted, and abandoned after
+     * {@link #CLOSE_AFTER_INTERRUPT} more (logged). Idempotent.
      */
     @Override
     public void close() {
+        close(CLOSE_GRACE, CLOSE_AFTER_INTERRUPT);
+    }
+
+    /**
+     * {@link #close()} with these waits (fake-tikv's choice: TiKV drops the endpoint's runtimes, endpoint.rs
+     * has no close); returns how many save jobs it abandoned (queued and never run, or still running after
+     * the interrupt), 0 when all ended or when already closed.
+     */
+    int close(Duration grace, Duration afterInterrupt) {
+        if (!closed.compareAndSet(false, true)) {
+            return 0;
+        }
         keeper.close();
         timer.shutdownNow();
         controlPool.close();
         ioPool.shutdown();
+        int neverRun = 0;
         try {
-            if (!ioPool.awaitTermination(30, TimeUnit.SECONDS)) {
-                ioPool.shutdownNow();
-                ioPool.awaitTermination(10, TimeUnit.SECONDS);
+            if (ioPool.awaitTermination(grace.toNanos(), TimeUnit.NANOSECONDS)) {
+                return 0;
             }
+            neverRun = ioPool.shutdownNow().size();
+            ioPool.awaitTermination(afterInterrupt.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        int running = ioPool.getActiveCount();
+        if (neverRun + running > 0) {
+            LOG.warn("backup endpoint closed without waiting for {} save jobs: {} queued and never run, {} still running"
+                    + " {} ms after the interrupt", neverRun + running, neverRun, running, afterInterrupt.toMillis());
+        }
+        return neverRun + running;
     }
 }
