@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -16,6 +17,10 @@ import java.util.function.IntConsumer;
  * {@code n} threads and retires the old one, whose queued and running tasks still finish (TiKV's
  * {@code DaemonRuntime}). So the pool grows at once and shrinks only when far too big.
  *
+ * <p>After {@link #close()} no pool is built any more: {@code adjustWith} keeps what there is and a task
+ * submitted to {@link #current()} is refused with {@link RejectedExecutionException}, as by a pool that was
+ * shut down (the endpoint answers it as a stopped endpoint does).
+ *
  * <p>Thread-safe.
  */
 public final class ControlThreadPool implements AutoCloseable {
@@ -26,13 +31,14 @@ public final class ControlThreadPool implements AutoCloseable {
     private final List<ThreadPoolExecutor> retired = new ArrayList<>();
     private ThreadPoolExecutor pool;
     private int size;
+    private boolean closed;
 
     public ControlThreadPool(IntConsumer sizeGauge) {
         this.sizeGauge = sizeGauge;
     }
 
     public synchronized void adjustWith(int n) {
-        if (pool != null && size >= n && size - n <= SHRINK_SLACK) {
+        if (closed || pool != null && size >= n && size - n <= SHRINK_SLACK) {
             return;
         }
         ThreadPoolExecutor old = pool;
@@ -56,6 +62,9 @@ public final class ControlThreadPool implements AutoCloseable {
 
     /** The current pool (a retired pool refuses new tasks, so always submit here). */
     public synchronized ExecutorService current() {
+        if (pool == null && closed) {
+            throw new RejectedExecutionException("bkwkr pool closed before it was built");
+        }
         if (pool == null) {
             throw new IllegalStateException("bkwkr pool used before adjust_with");
         }
@@ -65,6 +74,7 @@ public final class ControlThreadPool implements AutoCloseable {
     /** Stops every pool, current and retired, and waits for their threads (scan workers end at their next check). */
     @Override
     public synchronized void close() {
+        closed = true;
         if (pool != null) {
             retired.add(pool);
         }

@@ -1,8 +1,10 @@
 package dev.faketikv.server.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +26,28 @@ class ControlThreadPoolTest {
             p.adjustWith(4);
             assertThat(p.size()).isEqualTo(4);
         }
+    }
+
+    /** The race EndpointErrorsTest cannot time: a first request that sizes the pool while the endpoint closes. */
+    @Test
+    void aClosedPoolBuildsNoPoolAndRefusesTasks() {
+        AtomicInteger gauge = new AtomicInteger(-1);
+        ControlThreadPool never = new ControlThreadPool(gauge::set);
+        never.close();
+        never.adjustWith(4);
+        assertThat(never.size()).isZero();
+        assertThat(gauge.get()).isEqualTo(-1);
+        assertThatThrownBy(() -> never.current().execute(() -> { })).isInstanceOf(RejectedExecutionException.class);
+
+        ControlThreadPool used = new ControlThreadPool(gauge::set);
+        used.adjustWith(2);
+        ExecutorService first = used.current();
+        used.close();
+        used.adjustWith(64);
+        assertThat(used.size()).isEqualTo(2);
+        assertThat(used.current()).isSameAs(first);
+        assertThat(first.isTerminated()).isTrue();
+        assertThatThrownBy(() -> used.current().execute(() -> { })).isInstanceOf(RejectedExecutionException.class);
     }
 
     @Test
