@@ -60,11 +60,24 @@ public final class PdClient implements AutoCloseable {
         this.channel = channel;
         this.stub = PDGrpc.newBlockingStub(channel);
         this.clusterId = clusterId;
+        this.http = tls.enabled() ? httpClient(tls) : PlainHttp.CLIENT;
+    }
+
+    /**
+     * Java 17's {@link HttpClient} cannot be closed: its selector thread lives until the client is collected. So
+     * every plaintext PdClient shares one (a program that runs many restores does not gather threads), and a TLS
+     * one, whose certificates are its own, builds its own.
+     */
+    private static final class PlainHttp {
+        static final HttpClient CLIENT = httpClient(Tls.NONE);
+    }
+
+    private static HttpClient httpClient(Tls tls) {
         HttpClient.Builder hb = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).version(HttpClient.Version.HTTP_1_1);
         if (tls.enabled()) {
             hb.sslContext(tls.sslContext());
         }
-        this.http = hb.build();
+        return hb.build();
     }
 
     /** Dials PD at {@code host:port} in plaintext and reads the cluster id (BR's {@code initClusterID}). */

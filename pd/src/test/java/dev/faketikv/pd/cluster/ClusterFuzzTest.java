@@ -20,9 +20,11 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -100,7 +102,8 @@ class ClusterFuzzTest {
                 ClusterData.assertSame(ClusterData.rawView(fresh.engine(), Cf.DEFAULT), before);
             }
             Awaitility.await().atMost(Duration.ofSeconds(30))
-                    .untilAsserted(() -> assertThat(Thread.activeCount()).isLessThanOrEqualTo(threadsBefore + 16));
+                    .untilAsserted(() -> assertThat(Thread.activeCount()).as(ClusterFuzzTest::threadNames)
+                            .isLessThanOrEqualTo(threadsBefore + 16));
             try (var s = Files.list(sandbox)) {
                 assertThat(s.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("root", "data");
             }
@@ -109,6 +112,13 @@ class ClusterFuzzTest {
             pd.shutdownNow();
             cluster.close();
         }
+    }
+
+    /** Live threads by name with digits dropped, most common first: what a failed thread bound grew by. */
+    static String threadNames() {
+        Map<String, Long> byName = Thread.getAllStackTraces().keySet().stream()
+                .collect(Collectors.groupingBy(t -> t.getName().replaceAll("[0-9]+", "#"), TreeMap::new, Collectors.counting()));
+        return "threads before: " + threadsBefore + ", now: " + byName;
     }
 
     @Property(tries = 1_000)
