@@ -169,11 +169,22 @@ class EtcdClientTest {
 
         pd.advanceSeconds(50);
         assertThat(lease.keepAliveOnce(id).get().getTTL()).isEqualTo(60);
+        // jetcd's keepAliveOnce ends its stream by sending the request once more (WriteStream.end(req)), which may
+        // land after the clock's next move and renew the lease to 60 s from then: so the checks below hold whether
+        // that second keep-alive lands at +50 or at +100
         pd.advanceSeconds(50);
         assertThat(kv.get(b("/lease/k")).get().getKvs()).as("kept alive past its first deadline").hasSize(1);
-        pd.advanceSeconds(11);
+        pd.advanceSeconds(61);
         assertThat(kv.get(b("/lease/k")).get().getKvs()).as("expired with its lease").isEmpty();
         assertThat(lease.timeToLive(id, LeaseOption.DEFAULT).get().getTTL()).isEqualTo(-1);
+
+        // a lease nobody keeps alive expires exactly at its deadline
+        long plain = lease.grant(60).get().getID();
+        kv.put(b("/lease/p"), b("v"), PutOption.builder().withLeaseId(plain).build()).get();
+        pd.advanceSeconds(59);
+        assertThat(kv.get(b("/lease/p")).get().getKvs()).as("a second before its deadline").hasSize(1);
+        pd.advanceSeconds(1);
+        assertThat(kv.get(b("/lease/p")).get().getKvs()).as("at its deadline").isEmpty();
 
         long revoked = lease.grant(60).get().getID();
         kv.put(b("/lease/r"), b("v"), PutOption.builder().withLeaseId(revoked).build()).get();
