@@ -52,7 +52,8 @@ import org.tikv.kvproto.Metapb;
  *       (range clipped to the region; txn: memcomparable-encoded, end inclusive; raw: end exclusive), then
  *       {@code MultiIngest} of the non-empty ones on the leader (a store without MultiIngest: {@code Ingest}
  *       file by file). NotLeader → the hinted or PD's leader; EpochNotMatch and the other region errors but
- *       KeyNotInRegion → regions re-scanned; up to 16 attempts with backoff (40 ms doubling to 10 s) ({@link #ingest});
+ *       KeyNotInRegion → regions re-scanned, as is a call failing UNAVAILABLE/ABORTED (any other gRPC status ends
+ *       the restore); up to 16 attempts with backoff (40 ms doubling to 10 s) ({@link #ingest});
  *   <li>{@code SwitchMode(Normal)} at the end, also on failure;
  *   <li>unless {@code checksum(false)} (BR's {@code --checksum=false}): the stores count what the restored
  *       ranges hold and it must equal the backupmeta ({@link RestoreChecksum}; BR's text on a mismatch). The
@@ -834,7 +835,9 @@ public final class BrRestore {
      *       RegionNotFound, StaleCommand, DiskFull, a bare message, ...): {@link RetryException}, a fresh look at
      *       the regions;
      *   <li>KeyNotInRegion: fails at once ({@code ErrKVKeyNotInRegion} is not among BR's retryable errors);
-     *   <li>a failed call (any gRPC status): {@link RetryException}.
+     *   <li>a failed call: UNAVAILABLE, ABORTED or a message with one of BR's retryable phrases:
+     *       {@link RetryException}; any other status ends the restore at once (BR's "unexcepted error, stop to
+     *       retry").
      * </ul>
      */
     private void ingest(PdClient.RegionInfo region, List<ImportSstpb.SSTMeta> metas) {
@@ -849,7 +852,11 @@ public final class BrRestore {
                         ? importer(leader.getStoreId()).multiIngest(ImportSstpb.MultiIngestRequest.newBuilder().setContext(ctx).addAllSsts(metas).build())
                         : importer(leader.getStoreId()).ingest(ImportSstpb.IngestRequest.newBuilder().setContext(ctx).setSst(metas.get(0)).build());
             } catch (StatusRuntimeException ex) {
-                throw new RetryException(method + " on store " + leader.getStoreId() + ": " + BrErrors.oneLine(ex.getStatus()));
+                String text = method + " on store " + leader.getStoreId() + ": " + BrErrors.oneLine(ex.getStatus());
+                if (!retryableStatus(ex.getStatus(), text)) {
+                    throw new BrException(text);
+                }
+                throw new RetryException(text);
             }
             if (!resp.hasError()) {
                 return;
@@ -917,9 +924,9 @@ public final class BrRestore {
             "error during dispatch");
 
     /**
-     * Whether BR retries a failed Download call ({@code importerBackoffer.NextBackoff}, pingcap/br
+     * Whether BR retries a failed Download or ingest call ({@code importerBackoffer.NextBackoff}, pingcap/br
      * {@code pkg/restore/backoff.go}): UNAVAILABLE and ABORTED, or a message with one of BR's retryable phrases;
-     * any other status ends the download at once.
+     * any other status ends the restore at once.
      */
     static boolean retryableStatus(Status status, String text) {
         if (status.getCode() == Status.Code.UNAVAILABLE || status.getCode() == Status.Code.ABORTED) {

@@ -258,6 +258,40 @@ class BrRestoreStubStoreTest {
     }
 
     @Test
+    void anIngestUnavailableOnEveryAttemptEndsAfterSixteenWithNothingIngested() throws Exception {
+        try (FakeCluster b = FakeCluster.builder().stores(1).start(); StubStore s = StubStore.inFrontOf(b, 1)) {
+            s.onMultiIngest((q, n, real) -> {
+                if (q.getSstsCount() == 0) {
+                    return null;
+                }
+                throw Status.UNAVAILABLE.withDescription("injected: store restarting").asRuntimeException();
+            });
+            assertThatThrownBy(() -> BrRestore.run(restore(b, raw).concurrency(1).build())).isInstanceOf(BrException.class)
+                    .hasMessageContaining("failed after 16 attempts").hasMessageContaining("MultiIngest on store 1")
+                    .hasMessageContaining("injected: store restarting");
+            assertThat(carryingFiles(s)).hasSize(16);
+            assertThat(ClusterData.count(b.engine(), Cf.DEFAULT)).isZero();
+            assertThat(b.store(1).importer().mode()).hasToString("Normal");
+        }
+    }
+
+    @Test
+    void anIngestFailingWithAStatusBrDoesNotRetryEndsAtOnce() throws Exception {
+        try (FakeCluster b = FakeCluster.builder().stores(1).start(); StubStore s = StubStore.inFrontOf(b, 1)) {
+            s.onMultiIngest((q, n, real) -> {
+                if (q.getSstsCount() == 0) {
+                    return null;
+                }
+                throw Status.INTERNAL.withDescription("injected: ingest broken").asRuntimeException();
+            });
+            assertThatThrownBy(() -> BrRestore.run(restore(b, raw).concurrency(1).build())).isInstanceOf(BrException.class)
+                    .hasMessageContaining("INTERNAL: injected: ingest broken").hasMessageNotContaining("attempts");
+            assertThat(carryingFiles(s)).hasSize(1);
+            assertThat(ClusterData.count(b.engine(), Cf.DEFAULT)).isZero();
+        }
+    }
+
+    @Test
     void anUnavailableDownloadIsRetried() throws Exception {
         try (FakeCluster b = FakeCluster.builder().stores(1).start(); StubStore s = StubStore.inFrontOf(b, 1)) {
             s.onDownload((q, n, real) -> {
