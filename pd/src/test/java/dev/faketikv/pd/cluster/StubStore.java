@@ -1,6 +1,7 @@
 package dev.faketikv.pd.cluster;
 
 import dev.faketikv.pd.FakeCluster;
+import dev.faketikv.server.RawBytes;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.Grpc;
@@ -17,10 +18,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ServerCalls;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
@@ -60,21 +58,7 @@ final class StubStore implements AutoCloseable {
     /** One call the stub received: the method's short name and, for the scripted methods, the request. */
     record Seen(String method, Object request) {}
 
-    private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(byte[] value) {
-            return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-            try {
-                return stream.readAllBytes();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-    };
+    private static final RawBytes BYTES = new RawBytes();
 
     private final ManagedChannel backend;
     private final Server server;

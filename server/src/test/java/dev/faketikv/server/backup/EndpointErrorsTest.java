@@ -18,6 +18,7 @@ import dev.faketikv.server.TestServers;
 import dev.faketikv.server.config.TikvConfig;
 import dev.faketikv.server.storage.ExternalStorage;
 import dev.faketikv.server.storage.ExternalStorages;
+import dev.faketikv.server.storage.ForwardingStorage;
 import dev.faketikv.server.storage.StorageException;
 import io.grpc.Context;
 import io.grpc.Status;
@@ -90,27 +91,12 @@ class EndpointErrorsTest {
         }
 
         private ExternalStorage stuck(ExternalStorage real) {
-            return new ExternalStorage() {
-                @Override
-                public String name() {
-                    return real.name();
-                }
-
+            return new ForwardingStorage(real) {
                 @Override
                 public void write(String name, InputStream data, long contentLength) throws IOException {
                     writeEntered.countDown();
                     awaitIgnoringInterrupts(writeRelease, writeInterrupted);
-                    real.write(name, data, contentLength);
-                }
-
-                @Override
-                public InputStream read(String name) throws IOException {
-                    return real.read(name);
-                }
-
-                @Override
-                public void close() {
-                    real.close();
+                    super.write(name, data, contentLength);
                 }
             };
         }

@@ -10,6 +10,8 @@ import dev.faketikv.server.FakeTikvServer;
 import dev.faketikv.server.TestServers;
 import dev.faketikv.server.storage.ExternalStorage;
 import dev.faketikv.server.storage.ExternalStorages;
+import dev.faketikv.server.storage.ForwardingStorage;
+import dev.faketikv.server.storage.StorageException;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,6 +24,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tikv.kvproto.Brpb;
 import org.tikv.kvproto.Brpb.BackupRequest;
 import org.tikv.kvproto.Brpb.BackupResponse;
 
@@ -39,34 +42,19 @@ class SaveFileWorkerErrorsTest {
     static BackupClient client;
 
     /** Local storage, except that in a folder named "fail-write" every write-CF upload fails after reading its data. */
-    static ExternalStorage storage(org.tikv.kvproto.Brpb.StorageBackend backend) throws dev.faketikv.server.storage.StorageException {
+    static ExternalStorage storage(Brpb.StorageBackend backend) throws StorageException {
         ExternalStorage real = ExternalStorages.create(backend);
         if (!backend.getLocal().getPath().endsWith("fail-write")) {
             return real;
         }
-        return new ExternalStorage() {
-            @Override
-            public String name() {
-                return real.name();
-            }
-
+        return new ForwardingStorage(real) {
             @Override
             public void write(String name, InputStream data, long contentLength) throws IOException {
                 if (name.endsWith("_write.sst")) {
                     data.readAllBytes();
                     throw new IOException("injected: the write CF upload failed");
                 }
-                real.write(name, data, contentLength);
-            }
-
-            @Override
-            public InputStream read(String name) throws IOException {
-                return real.read(name);
-            }
-
-            @Override
-            public void close() {
-                real.close();
+                super.write(name, data, contentLength);
             }
         };
     }

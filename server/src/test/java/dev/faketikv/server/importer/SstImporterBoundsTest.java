@@ -14,10 +14,12 @@ import dev.faketikv.server.TestServers;
 import dev.faketikv.server.backup.Endpoint;
 import dev.faketikv.server.storage.ExternalStorage;
 import dev.faketikv.server.storage.ExternalStorages;
+import dev.faketikv.server.storage.ForwardingStorage;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -107,20 +109,10 @@ class SstImporterBoundsTest {
                 return endless;
             }
             ExternalStorage real = ExternalStorages.create(backend);
-            return new ExternalStorage() {
-                @Override
-                public String name() {
-                    return real.name();
-                }
-
-                @Override
-                public void write(String name, InputStream data, long contentLength) throws IOException {
-                    real.write(name, data, contentLength);
-                }
-
+            return new ForwardingStorage(real) {
                 @Override
                 public InputStream read(String name) throws IOException {
-                    return new java.io.FilterInputStream(real.read(name)) {
+                    return new FilterInputStream(super.read(name)) {
                         @Override
                         public int read(byte[] b, int off, int len) throws IOException {
                             int n = super.read(b, off, len);
@@ -130,11 +122,6 @@ class SstImporterBoundsTest {
                             return n;
                         }
                     };
-                }
-
-                @Override
-                public void close() {
-                    real.close();
                 }
             };
         };
