@@ -94,7 +94,8 @@ public final class Service extends BackupGrpc.BackupImplBase {
     }
 
     /**
-     * Forwards responses into the call, records them in the journal, evaluates the
+     * Forwards responses into the call, records them in the journal (each response and the call's end before
+     * the client can see them, so a client that has its answer finds it journaled), evaluates the
      * {@code backup_before_response} failpoint, and remembers a client that went away.
      */
     private static final class GrpcSink extends ResponseSink {
@@ -144,8 +145,9 @@ public final class Service extends BackupGrpc.BackupImplBase {
                     return false;
                 }
                 try {
-                    call.onNext(out);
+                    // journaled first, as ImportSST's answers are: a client that has seen it can read it there
                     journal.response(number, out);
+                    call.onNext(out);
                     return true;
                 } catch (StatusRuntimeException | IllegalStateException e) {
                     cancel();
@@ -161,9 +163,9 @@ public final class Service extends BackupGrpc.BackupImplBase {
                     return;
                 }
                 ended = true;
+                journal.end(number, "OK");
                 try {
                     call.onCompleted();
-                    journal.end(number, "OK");
                 } catch (StatusRuntimeException | IllegalStateException e) {
                     cancel();
                 }
@@ -178,12 +180,12 @@ public final class Service extends BackupGrpc.BackupImplBase {
                     return;
                 }
                 ended = true;
+                journal.end(number, code + ": " + description);
                 try {
                     call.onError(Status.fromCode(code).withDescription(description).asRuntimeException());
                 } catch (StatusRuntimeException | IllegalStateException e) {
                     // the call is already gone
                 }
-                journal.end(number, code + ": " + description);
             }
         }
     }
