@@ -159,7 +159,7 @@ class BrCliTest {
     @Test
     void serveStoresThreeRunsAClusterWithAPd() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+        Process p = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
                 "dev.faketikv.cli.Main", "serve", "--stores", "3", "--pd-addr", "127.0.0.1:0", "--addr", "127.0.0.1:0",
                 "--status-addr", "127.0.0.1:0", "--data-dir", tmp.resolve("d").toString(), "--seed", "raw:keys=900,regions=6,seed=1")
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();

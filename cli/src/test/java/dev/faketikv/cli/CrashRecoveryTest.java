@@ -45,7 +45,7 @@ class CrashRecoveryTest {
 
     static Process serve(Path dataDir) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), "dev.faketikv.cli.Main", "serve",
+        return new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), "dev.faketikv.cli.Main", "serve",
                 "--addr", "127.0.0.1:0", "--status-addr", "127.0.0.1:0", "--data-dir", dataDir.toString(), "--seed", SEED)
                 .redirectError(ProcessBuilder.Redirect.DISCARD).start();
     }

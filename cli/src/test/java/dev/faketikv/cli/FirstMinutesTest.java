@@ -67,7 +67,7 @@ class FirstMinutesTest {
         try (FakeTikvServer holder = FakeTikvServer.start(cfg)) {
             List<String> before = listing(data);
             File err = tmp.resolve("err.txt").toFile();
-            Process p = new ProcessBuilder(java(), "-cp", System.getProperty("java.class.path"),
+            Process p = new ProcessBuilder(java(), "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                     "-Dorg.slf4j.simpleLogger.defaultLogLevel=off", "dev.faketikv.cli.Main", "serve",
                     "--addr", "127.0.0.1:0", "--status-addr", "127.0.0.1:0", "--data-dir", data.toString())
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err).start();
@@ -109,7 +109,7 @@ class FirstMinutesTest {
         try (FakeCluster c = FakeCluster.builder().stores(1).seed("raw:keys=200,regions=2,seed=1").start()) {
             c.stores().forEach(s -> s.faults().failPoints().set("backup_before_save", "pause"));
             File err = tmp.resolve("br-err.txt").toFile();
-            Process p = new ProcessBuilder(java(), "-cp", System.getProperty("java.class.path"),
+            Process p = new ProcessBuilder(java(), "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                     "-Dorg.slf4j.simpleLogger.defaultLogLevel=off", "dev.faketikv.cli.Main", "br", "backup", "raw",
                     "--pd", c.pdAddr(), "-s", "local://" + dir)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err).start();

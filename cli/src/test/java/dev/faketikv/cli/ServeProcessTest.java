@@ -34,7 +34,7 @@ class ServeProcessTest {
     @Timeout(120)
     void serveStartsPrintsReadyServesAndStopsOnSigterm() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        Process p = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
                 "dev.faketikv.cli.Main", "serve", "--addr", "127.0.0.1:0", "--status-addr", "127.0.0.1:0",
                 "--data-dir", tmp.resolve("d").toString(), "--seed", "txn:rows=500,regions=3,seed=1",
@@ -93,7 +93,7 @@ class ServeProcessTest {
     @Timeout(60)
     void badConfigExitsWithTheKeyNamed() throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        Process p = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
                 "dev.faketikv.cli.Main", "serve", "--set", "backup.num-threads=0")
                 .redirectErrorStream(true).start();
         String all;

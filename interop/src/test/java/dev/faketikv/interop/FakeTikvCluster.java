@@ -42,7 +42,7 @@ final class FakeTikvCluster implements AutoCloseable {
     final List<Store> stores = new ArrayList<>();
 
     FakeTikvCluster(Path dataDir, int storeCount) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(FakeTikvProcess.java(), "-cp", FakeTikvProcess.cliClasspath(),
+        List<String> cmd = new ArrayList<>(List.of(FakeTikvProcess.java(), "-XX:TieredStopAtLevel=1", "-cp", FakeTikvProcess.cliClasspath(),
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "dev.faketikv.cli.Main", "serve", "--stores", String.valueOf(storeCount),
                 "--pd-addr", "127.0.0.1:0", "--addr", "127.0.0.1:0", "--status-addr", "127.0.0.1:0", "--data-dir", dataDir.toString()));
         log = Files.createTempFile(dataDir.getParent(), "fake-tikv-cluster", ".log");

@@ -54,7 +54,7 @@ final class FakeTikvProcess implements AutoCloseable {
     }
 
     FakeTikvProcess(Path dataDir, String... extra) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(java(), "-cp", cliClasspath(),
+        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:TieredStopAtLevel=1", "-cp", cliClasspath(),
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "dev.faketikv.cli.Main", "serve",
                 "--addr", "127.0.0.1:0", "--status-addr", "127.0.0.1:0", "--data-dir", dataDir.toString()));
         cmd.addAll(List.of(extra));

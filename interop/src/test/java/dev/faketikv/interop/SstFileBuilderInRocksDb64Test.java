@@ -29,7 +29,7 @@ class SstFileBuilderInRocksDb64Test {
     void everyLayoutAndCodecReadsBackEqual() throws Exception {
         Path out = Files.createDirectories(tmp.resolve("ssts"));
         Path source = Path.of(System.getProperty("faketikv.interop.child", "src/test/child"), "WriteSsts.java");
-        Process p = new ProcessBuilder(FakeTikvProcess.java(), "-cp", FakeTikvProcess.cliClasspath(),
+        Process p = new ProcessBuilder(FakeTikvProcess.java(), "-XX:TieredStopAtLevel=1", "-cp", FakeTikvProcess.cliClasspath(),
                 source.toString(), out.toString(), Integer.toString(ROWS))
                 .redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
