@@ -6,6 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.interfaces.RSAPrivateKey;
+import java.security.spec.ECGenParameterSpec;
 import java.security.cert.X509Certificate;
 import java.util.Base64;
 import java.util.Date;
@@ -37,11 +40,25 @@ public final class TestCerts {
         }
     }
 
-    /** A certificate for {@code cn}, signed by {@code issuer} (null: self-signed), saved as {@code dir/name.crt|key}. */
+    /**
+     * A certificate for {@code cn} with an EC P-256 key, signed by {@code issuer} (null: self-signed), saved as
+     * {@code dir/name.crt|key}. EC, because an RSA 2048 key takes seconds to make in a C1-only test JVM (the
+     * BigInteger intrinsics are C2's); {@link #issueRsa} where a test needs the RSA path.
+     */
     public static Pem issue(Path dir, String cn, Pem issuer, boolean isCa, String name) throws Exception {
+        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+        g.initialize(new ECGenParameterSpec("secp256r1"));
+        return issue(dir, cn, issuer, isCa, name, g.generateKeyPair());
+    }
+
+    /** As {@link #issue}, with an RSA 2048 key (the kind TiUP's certificates have). */
+    public static Pem issueRsa(Path dir, String cn, Pem issuer, boolean isCa, String name) throws Exception {
         KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
         g.initialize(2048);
-        KeyPair kp = g.generateKeyPair();
+        return issue(dir, cn, issuer, isCa, name, g.generateKeyPair());
+    }
+
+    private static Pem issue(Path dir, String cn, Pem issuer, boolean isCa, String name, KeyPair kp) throws Exception {
         X500Name subject = new X500Name("CN=" + cn);
         X500Name issuerName = issuer == null ? subject : new X500Name(issuer.cert().getSubjectX500Principal().getName());
         long now = System.currentTimeMillis();
@@ -52,8 +69,9 @@ public final class TestCerts {
             b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(new GeneralName[] {
                 new GeneralName(GeneralName.iPAddress, "127.0.0.1"), new GeneralName(GeneralName.dNSName, "localhost")}));
         }
+        PrivateKey signer = issuer == null ? kp.getPrivate() : issuer.keys().getPrivate();
         X509Certificate cert = new JcaX509CertificateConverter().getCertificate(b.build(
-                new JcaContentSignerBuilder("SHA256withRSA").build(issuer == null ? kp.getPrivate() : issuer.keys().getPrivate())));
+                new JcaContentSignerBuilder(signer instanceof RSAPrivateKey ? "SHA256withRSA" : "SHA256withECDSA").build(signer)));
         File certFile = dir.resolve(name + ".crt").toFile();
         File keyFile = dir.resolve(name + ".key").toFile();
         Base64.Encoder pem = Base64.getMimeEncoder(64, "\n".getBytes());
