@@ -19,8 +19,7 @@ rm -f "$dest/.installed" "$dest/.failed"
 touch "$dest/.installing"
 cp "$src/package.json" "$src/package-lock.json" "$dest/"
 # no install scripts: nothing the emulators use needs one (firebase-tools' re2 would compile C++)
-# niced: it runs beside the kvproto compile, which the rest of the build waits for
-if (cd "$dest" && nice -n 10 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) > "$dest/install.log" 2>&1; then
+if (cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) > "$dest/install.log" 2>&1; then
   touch "$dest/.installed"
 else
   touch "$dest/.failed"
