@@ -3,6 +3,7 @@ package dev.faketikv.client;
 import io.grpc.Status;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Stream;
 import org.tikv.kvproto.Brpb;
 
 /**
@@ -13,11 +14,13 @@ import org.tikv.kvproto.Brpb;
  * Also restore's download-error rule ({@link #classifyDownload}). Stateless.
  */
 public final class BrErrors {
-    private static final List<String> RETRYABLE = List.of("server closed", "connection refused", "connection reset by peer",
-            "channel closed", "error trying to connect", "connection closed before message completed", "body write aborted",
-            "error during dispatch", "put object timeout", "timeout after", "internalerror",
-            "not read from or written to within the timeout period", "<code>requesttimeout</code>", "<code>invalidpart</code>",
-            "end of file before message length reached");
+    /** BR 5.4's {@code retryableServerError} phrases (pingcap/br {@code pkg/utils/retry.go}). */
+    private static final List<String> RETRYABLE_SERVER_ERRORS = List.of("server closed", "connection refused",
+            "connection reset by peer", "channel closed", "error trying to connect", "connection closed before message completed",
+            "body write aborted", "error during dispatch");
+    private static final List<String> RETRYABLE = Stream.concat(RETRYABLE_SERVER_ERRORS.stream(), Stream.of("put object timeout",
+            "timeout after", "internalerror", "not read from or written to within the timeout period", "<code>requesttimeout</code>",
+            "<code>invalidpart</code>", "end of file before message length reached")).toList();
 
     private BrErrors() {}
 
@@ -53,6 +56,12 @@ public final class BrErrors {
             }
         }
         return new Decision(Verdict.RETRY, "unknown error, retry until the per-store limit");
+    }
+
+    /** BR's {@code MessageIsRetryableStorageError}: {@code message} holds one of its server-error phrases (any case). */
+    public static boolean isRetryableServerError(String message) {
+        String m = message.toLowerCase(Locale.ROOT);
+        return RETRYABLE_SERVER_ERRORS.stream().anyMatch(m::contains);
     }
 
     /** Download errors a second try cannot fix, matched case-insensitively in {@code DownloadResponse.error.message}. */

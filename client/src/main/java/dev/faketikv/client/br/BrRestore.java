@@ -918,11 +918,6 @@ public final class BrRestore {
         throw new BrException("[BR:KV:ErrKVDownloadFailed]download " + req.getName() + " on store " + storeId + " failed: " + last);
     }
 
-    /** BR's {@code retryableServerError} phrases (pingcap/br {@code pkg/utils/retry.go}). */
-    private static final List<String> RETRYABLE_SERVER_ERRORS = List.of("server closed", "connection refused", "connection reset by peer",
-            "channel closed", "error trying to connect", "connection closed before message completed", "body write aborted",
-            "error during dispatch");
-
     /**
      * Whether BR retries a failed Download or ingest call ({@code importerBackoffer.NextBackoff}, pingcap/br
      * {@code pkg/restore/backoff.go}): UNAVAILABLE and ABORTED, or a message with one of BR's retryable phrases;
@@ -932,8 +927,7 @@ public final class BrRestore {
         if (status.getCode() == Status.Code.UNAVAILABLE || status.getCode() == Status.Code.ABORTED) {
             return true;
         }
-        String lower = text.toLowerCase(Locale.ROOT);
-        return RETRYABLE_SERVER_ERRORS.stream().anyMatch(lower::contains);
+        return BrErrors.isRetryableServerError(text);
     }
 
     private void sleep(long ms) {
